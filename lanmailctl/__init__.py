@@ -1,0 +1,1 @@
+"""lanmailctl: the LANMail admin CLI."""

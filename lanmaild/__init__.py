@@ -1,0 +1,38 @@
+"""lanmaild: the LANMail daemon.
+
+Implementation notes (read before adding a module)
+==================================================
+
+One package per concern, as in mox:
+
+- ``config``    TOML in conf.d/: ``load_config(dir)`` (stdlib tomllib, validated, errors carry
+                file/line/key) and ``writer`` (tomlkit edits, atomic replace). Accounts and
+                groups live in conf.d, not in the store.
+- ``store``     the ONLY package with SQL. SQLite in WAL mode. One writer thread does group
+                commit (many callers' units of work, one transaction, one fsync); a small pool
+                of reader threads with their own connections serves queries. Everything else
+                calls ``Store`` methods (async) and never sees a cursor, so the store can be
+                swapped for PostgreSQL later.
+- ``mime``      parse once: ``parse_message(raw) -> ParsedMessage`` computes everything IMAP
+                needs (ENVELOPE, BODYSTRUCTURE, part offsets, header fields, search text) at
+                delivery/APPEND time; the store keeps it next to the raw bytes.
+- ``auth``      passwords (salted scrypt), SASL mechanisms, login throttling. Shared by SMTP,
+                IMAP and POP3; nothing protocol specific lives here.
+- ``net``       listeners, TLS contexts, per-IP connection limits: shared by all protocols.
+- ``smtp``      aiosmtpd protocol engine + our policy handler (relay rules, AUTH, size).
+- ``delivery``  the pipeline: ordered stages, each a small module with one job, run by the
+                queue worker on messages the SMTP handler committed to the queue.
+- ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
+                commands grouped per family.
+- ``pop3``      POP3 server.
+- ``archive``   the tamper-evident mail archive (policy; its SQL is in ``store``).
+- ``control``   the Unix-socket JSON control API (one JSON object per line).
+- ``runtime``   the ``Runtime`` object handed to every service: current config, store,
+                authenticator, TLS contexts, logger. Reload swaps ``runtime.config``.
+- ``daemon``    process life cycle: data_dir lock, listeners, signals (SIGTERM, SIGHUP).
+
+Never lose mail: a 250 reply, a POP3 DELE, a queue hand-off each happen only after the
+store's commit (fsync) returned.
+"""
+
+__version__ = "0.1.0"

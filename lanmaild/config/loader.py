@@ -1,0 +1,349 @@
+"""Read and validate conf.d (stdlib tomllib: fast, plain types).
+
+Layout: ``DIR/lanmaild.toml``, ``DIR/accounts/<name>.toml``, ``DIR/groups/<name>.toml``.
+Validation is strict, so a typo never silently turns a feature off: an unknown key, a wrong
+type or a bad value is a ``ConfigError`` naming the file, the line (found by scanning the
+text, tomllib gives none) and the key. Start-up stops on it; a reload keeps the old config.
+
+Later modules add their own sections to an account file (autoresponder, external accounts,
+outgoing, oauth2): they register a validator with ``register_account_section`` and read
+the validated value from ``Account.extra[section]``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..auth.passwords import is_password_hash
+from .errors import ConfigError
+from .model import (
+    Account,
+    Config,
+    Group,
+    LimitsConfig,
+    ListenConfig,
+    Network,
+    ServerConfig,
+    TLSConfig,
+)
+
+MAIN_FILE = "lanmaild.toml"
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+                       r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+ADDRESS_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}$")
+
+SectionValidator = Callable[[Path, str, Any], Any]
+_account_sections: dict[str, SectionValidator] = {}
+
+
+def register_account_section(name: str, validator: SectionValidator) -> None:
+    """Let a later module own ``[name]`` in account files; validator(path, text, value)."""
+    _account_sections[name] = validator
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def find_line(text: str, table: str | None, key: str | None) -> int | None:
+    """Best-effort line number of ``key`` inside ``[table]`` (or of the table header)."""
+    current: str | None = None
+    header_line = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        m = re.match(r"^\[+\s*([^\]]+?)\s*\]+", line)
+        if m:
+            current = m.group(1)
+            if current == table:
+                header_line = number
+            continue
+        if key and current == table and re.match(rf'^"?{re.escape(key)}"?\s*=', line):
+            return number
+    return header_line
+
+
+def _error(path: Path, text: str, table: str | None, key: str | None, reason: str) -> ConfigError:
+    dotted = ".".join(k for k in (table, key) if k)
+    return ConfigError(path, reason, key=dotted or None, line=find_line(text, table, key))
+
+
+def read_toml(path: Path) -> tuple[dict, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        line = int(m.group(1)) if m else None
+        reason = re.sub(r"\s*\(at line.*\)", "", msg)
+        if m:
+            reason += f" (column {m.group(2)})"
+        raise ConfigError(path, f"invalid TOML: {reason}", line=line) from None
+
+
+class _Table:
+    """Typed access to one TOML table that remembers which keys were used."""
+
+    def __init__(self, path: Path, text: str, name: str | None, data: Any) -> None:
+        self.path, self.text, self.name = path, text, name
+        if not isinstance(data, dict):
+            raise _error(path, text, None, name, "must be a table")
+        self.data = data
+        self.used: set[str] = set()
+
+    def err(self, key: str, reason: str) -> ConfigError:
+        return _error(self.path, self.text, self.name, key, reason)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if bool not in kinds and isinstance(value, bool) or not isinstance(value, kinds):
+            names = " or ".join(_type_name(k) for k in kinds)
+            raise self.err(key, f"must be {names}, not {_type_name(type(value))}")
+        return value
+
+    def str_list(self, key: str) -> list[str]:
+        value = self.get(key, list, [])
+        if not all(isinstance(v, str) for v in value):
+            raise self.err(key, "must be a list of strings")
+        return value
+
+    def non_negative(self, key: str, default: int) -> int:
+        value = self.get(key, int, default)
+        if value < 0:
+            raise self.err(key, "must be 0 or more")
+        return value
+
+    def finish(self, allowed_extra: set[str] = frozenset()) -> None:
+        for key in self.data:
+            if key not in self.used and key not in allowed_extra:
+                raise self.err(key, "unknown key")
+
+
+def _type_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+            dict: "a table", float: "a number"}.get(kind, kind.__name__)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else base / p).resolve()
+
+
+def _networks(table: _Table, key: str) -> tuple[Network, ...]:
+    nets = []
+    for item in table.str_list(key):
+        try:
+            nets.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise table.err(key, f"'{item}' is not an IP network (e.g. 192.168.1.0/24)") from None
+    return tuple(nets)
+
+
+def parse_hostport(item: str) -> tuple[str, int]:
+    """'127.0.0.1:25' / '[::1]:25' / ':25' -> (host, port)."""
+    m = re.match(r"^\[([0-9A-Fa-f:.]+)\]:(\d+)$", item) or re.match(r"^([^:\[\]]*):(\d+)$", item)
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise ValueError(item)
+    return m.group(1) or "0.0.0.0", int(m.group(2))
+
+
+# --------------------------------------------------------------------------- main file
+
+
+def _server(path: Path, text: str, data: dict, base: Path) -> ServerConfig:
+    t = _Table(path, text, "server", data.get("server", {}))
+    hostname = t.get("hostname", str, "localhost")
+    if not DOMAIN_RE.match(hostname):
+        raise t.err("hostname", f"'{hostname}' is not a host name")
+    domains = t.str_list("domains")
+    if not domains:
+        raise t.err("domains", "list at least one local mail domain, e.g. [\"lan.example\"]")
+    for d in domains:
+        if not DOMAIN_RE.match(d):
+            raise t.err("domains", f"'{d}' is not a domain name")
+    data_dir = _resolve(base, t.get("data_dir", str, "data"))
+    sock = t.get("control_socket", str, "")
+    cfg = ServerConfig(
+        hostname=hostname.lower(),
+        domains=tuple(dict.fromkeys(d.lower().rstrip(".") for d in domains)),
+        data_dir=data_dir,
+        control_socket=_resolve(base, sock) if sock else data_dir / "lanmaild.sock",
+        trusted_networks=_networks(t, "trusted_networks"),
+        plaintext_auth=_networks(t, "plaintext_auth"),
+    )
+    t.finish()
+    return cfg
+
+
+def _listen(path: Path, text: str, data: dict) -> ListenConfig:
+    t = _Table(path, text, "listen", data.get("listen", {}))
+    values = {}
+    for service in ListenConfig.__dataclass_fields__:
+        addrs = []
+        for item in t.str_list(service):
+            try:
+                addrs.append(parse_hostport(item))
+            except ValueError:
+                raise t.err(service, f"'{item}' is not \"host:port\" (e.g. \"127.0.0.1:2525\")") \
+                    from None
+        values[service] = tuple(addrs)
+    t.finish()
+    return ListenConfig(**values)
+
+
+def _tls(path: Path, text: str, data: dict, base: Path) -> TLSConfig:
+    t = _Table(path, text, "tls", data.get("tls", {}))
+    cert, key = t.get("cert", str, ""), t.get("key", str, "")
+    t.finish()
+    if bool(cert) != bool(key):
+        raise t.err("cert" if not cert else "key", "set both cert and key, or neither")
+    if not cert:
+        return TLSConfig()
+    cfg = TLSConfig(cert=_resolve(base, cert), key=_resolve(base, key))
+    for name, p in (("cert", cfg.cert), ("key", cfg.key)):
+        if not p.is_file():
+            raise t.err(name, f"file not found: {p}")
+    return cfg
+
+
+def _limits(path: Path, text: str, data: dict) -> LimitsConfig:
+    t = _Table(path, text, "limits", data.get("limits", {}))
+    defaults = LimitsConfig()
+    values = {k: t.non_negative(k, getattr(defaults, k)) for k in LimitsConfig.__dataclass_fields__}
+    t.finish()
+    for key in ("message_size", "recipients", "connections_per_ip", "line_length"):
+        if values[key] == 0:
+            raise t.err(key, "must be at least 1")
+    if values["line_length"] < 1000:
+        raise t.err("line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6)")
+    return LimitsConfig(**values)
+
+
+# --------------------------------------------------------------------------- accounts, groups
+
+
+def load_account(path: Path) -> Account:
+    data, text = read_toml(path)
+    name = path.stem
+    if not NAME_RE.match(name):
+        raise ConfigError(path, f"'{name}' is not a valid account name: use ASCII letters, "
+                          "digits, '.', '-' or '_' (1-64 characters)")
+    t = _Table(path, text, None, data)
+    password = t.get("password", str, "")
+    if not password:
+        raise t.err("password", "missing: set it with 'lanmailctl account modify "
+                    f"{name} --password-stdin'")
+    if not is_password_hash(password):
+        raise t.err("password", "is not a password hash; never put a clear-text password "
+                    "here, set it with 'lanmailctl account modify NAME --password-stdin'")
+    forward_to = t.get("forward_to", str, "").strip()
+    if forward_to and not (NAME_RE.match(forward_to) or ADDRESS_RE.match(forward_to)):
+        raise t.err("forward_to", f"'{forward_to}' is neither a local name nor an address")
+    extra = {}
+    for section, validator in _account_sections.items():
+        if section in data:
+            t.used.add(section)
+            extra[section] = validator(path, text, data[section])
+    account = Account(
+        name=name,
+        password=password,
+        display_name=t.get("display_name", str, ""),
+        postmaster=t.get("postmaster", bool, False),
+        archive=t.get("archive", bool, False),
+        deny_internet=t.get("deny_internet", bool, False),
+        save_sent=t.get("save_sent", bool, False),
+        einvoice=t.get("einvoice", bool, False),
+        forward_to=forward_to,
+        keep_copy=t.get("keep_copy", bool, False),
+        sms_number=t.get("sms_number", str, ""),
+        quota=t.non_negative("quota", 0),
+        extra=extra,
+    )
+    t.finish()
+    return account
+
+
+def load_group(path: Path) -> Group:
+    data, text = read_toml(path)
+    name = path.stem
+    if not NAME_RE.match(name):
+        raise ConfigError(path, f"'{name}' is not a valid group name: use ASCII letters, "
+                          "digits, '.', '-' or '_' (1-64 characters)")
+    t = _Table(path, text, None, data)
+    members = t.str_list("members")
+    for m in members:
+        if not (NAME_RE.match(m) or ADDRESS_RE.match(m)):
+            raise t.err("members", f"'{m}' is neither a local name nor an address")
+    group = Group(name=name, members=tuple(members), description=t.get("description", str, ""))
+    t.finish()
+    return group
+
+
+def _load_dir(directory: Path, loader: Callable[[Path], Any]) -> dict[str, Any]:
+    items: dict[str, Any] = {}
+    if not directory.is_dir():
+        return items
+    for path in sorted(directory.glob("*.toml")):
+        item = loader(path)
+        if item.key in items:
+            raise ConfigError(path, f"'{item.name}' exists twice (names are case-insensitive)")
+        items[item.key] = item
+    return items
+
+
+def _check_cross_refs(cfg_path: Path, accounts: dict, groups: dict, domains: tuple) -> None:
+    def is_local_address(addr: str) -> bool:
+        return "@" in addr and addr.rsplit("@", 1)[1].lower() in domains
+
+    postmasters = [a for a in accounts.values() if a.postmaster]
+    if len(postmasters) > 1:
+        names = ", ".join(sorted(a.name for a in postmasters))
+        raise ConfigError(cfg_path.parent / "accounts", f"more than one postmaster ({names}); "
+                          "at most one account may have postmaster = true")
+    for key, group in groups.items():
+        if key in accounts:
+            raise ConfigError(cfg_path.parent / "groups" / f"{group.name}.toml",
+                              f"a group and an account cannot share the name '{group.name}'")
+        for member in group.members:
+            local = member.rsplit("@", 1)[0] if is_local_address(member) else member
+            if "@" not in local and local.lower() not in accounts and local.lower() not in groups:
+                raise ConfigError(cfg_path.parent / "groups" / f"{group.name}.toml",
+                                  f"member '{member}' is not a local account or group",
+                                  key="members")
+
+
+def load_config(config_dir: Path | str) -> Config:
+    """Load and validate all of conf.d; raises ConfigError with file, line and key."""
+    base = Path(config_dir).resolve()
+    if not base.is_dir():
+        raise ConfigError(base, "config directory not found")
+    main = base / MAIN_FILE
+    data, text = read_toml(main)
+    known = {"server", "listen", "tls", "limits"}
+    for key in data:
+        if key not in known:
+            raise _error(main, text, key if isinstance(data[key], dict) else None,
+                         None if isinstance(data[key], dict) else key, "unknown section or key")
+    server = _server(main, text, data, base)
+    listen = _listen(main, text, data)
+    tls = _tls(main, text, data, base)
+    limits = _limits(main, text, data)
+    accounts = _load_dir(base / "accounts", load_account)
+    groups = _load_dir(base / "groups", load_group)
+    _check_cross_refs(main, accounts, groups, server.domains)
+    return Config(config_dir=base, server=server, listen=listen, tls=tls, limits=limits,
+                  accounts=accounts, groups=groups)

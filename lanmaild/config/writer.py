@@ -1,0 +1,81 @@
+"""Edit conf.d files the way an admin would, keeping their comments and layout.
+
+tomlkit round-trips the file (comments and hand formatting survive); the new text is
+written to a temp file in the same folder, fsynced, then renamed over the old one, so a
+crash leaves either the old or the new file, never half of one. Files holding secrets
+(account files carry a password hash) are created 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import tomlkit
+from tomlkit.toml_document import TOMLDocument
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_document(path: Path) -> TOMLDocument:
+    if not path.exists():
+        return tomlkit.document()
+    return tomlkit.parse(path.read_text(encoding="utf-8"))
+
+
+def edit(path: Path, change: Callable[[TOMLDocument], None], mode: int = 0o600) -> str:
+    """Apply ``change`` to the parsed file and write it back atomically; returns the text."""
+    doc = load_document(path)
+    change(doc)
+    text = tomlkit.dumps(doc)
+    atomic_write(path, text, mode)
+    return text
+
+
+def set_keys(doc: TOMLDocument, values: dict, table: str | None = None) -> None:
+    """Set (or, for a value of None, remove) keys in ``doc`` or in its ``[table]``."""
+    target = doc
+    if table:
+        if table not in doc:
+            doc.add(table, tomlkit.table())
+        target = doc[table]
+    for key, value in values.items():
+        if value is None:
+            if key in target:
+                del target[key]
+        else:
+            target[key] = value
+
+
+def remove(path: Path) -> None:
+    path.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

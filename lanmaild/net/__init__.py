@@ -1,0 +1,15 @@
+"""Listeners, TLS and per-IP limits shared by all protocols (SMTP, IMAP, POP3, HTTP)."""
+
+from .listen import (
+    Connection,
+    ConnectionLimiter,
+    ListenError,
+    SessionLog,
+    bind,
+    bind_factory,
+    new_session_id,
+)
+from .tls import server_context
+
+__all__ = ["Connection", "ConnectionLimiter", "ListenError", "SessionLog", "bind",
+           "bind_factory", "new_session_id", "server_context"]

@@ -1,0 +1,160 @@
+"""Binding listeners and the per-connection object every stream protocol gets.
+
+``bind()`` starts asyncio stream servers for one service on its configured addresses
+(implicit TLS when ``ssl_ctx`` is given), enforces ``limits.connections_per_ip`` through the
+shared ``ConnectionLimiter`` and hands each accepted client to the protocol's handler as a
+``Connection``. Protocols built on asyncio.Protocol (aiosmtpd) use ``bind_factory()`` and
+call the limiter themselves. A port that cannot be bound raises ``ListenError`` naming
+the service and address, which the daemon prints as its one-line start-up error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import secrets
+import ssl
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("lanmaild.net")
+
+
+class ListenError(Exception):
+    pass
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(4)
+
+
+class ConnectionLimiter:
+    """Connections per client IP, across all services (one LAN host = one budget)."""
+
+    def __init__(self, per_ip: Callable[[], int]) -> None:
+        self._per_ip = per_ip
+        self._open: Counter[str] = Counter()
+
+    def acquire(self, ip: str) -> bool:
+        if self._open[ip] >= self._per_ip():
+            return False
+        self._open[ip] += 1
+        return True
+
+    def release(self, ip: str) -> None:
+        self._open[ip] -= 1
+        if self._open[ip] <= 0:
+            del self._open[ip]
+
+
+class SessionLog(logging.LoggerAdapter):
+    """Prefixes every line with ``service[session-id]`` so one session's lines can be grepped."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"{self.extra['tag']} {msg}", kwargs
+
+
+class Connection:
+    """One client connection of a stream protocol (IMAP, POP3)."""
+
+    def __init__(self, service: str, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, *, is_tls: bool) -> None:
+        self.service = service
+        self.reader = reader
+        self.writer = writer
+        self.is_tls = is_tls
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.peer_ip: str = peer[0]
+        self.peer_port: int = peer[1]
+        self.session_id = new_session_id()
+        self.log = SessionLog(logging.getLogger(f"lanmaild.{service}"),
+                              {"tag": f"{service}[{self.session_id}]"})
+
+    async def starttls(self, ctx: ssl.SSLContext) -> None:
+        """Upgrade in place (STARTTLS/STLS); anything the client pipelined before is dropped
+        by the caller, as RFC 2595/3207 require."""
+        await self.writer.start_tls(ctx)
+        self.is_tls = True
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        try:
+            self.writer.close()
+            await asyncio.wait_for(self.writer.wait_closed(), 5)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            pass
+
+
+Handler = Callable[[Connection], Awaitable[None]]
+
+
+def _listen_error(service: str, host: str, port: int, exc: OSError) -> ListenError:
+    reason = "address already in use" if exc.errno == errno.EADDRINUSE else \
+        "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)" \
+        if exc.errno == errno.EACCES else (exc.strerror or str(exc))
+    return ListenError(f"cannot listen on {host}:{port} for {service}: {reason}")
+
+
+async def bind(service: str, addrs: tuple[tuple[str, int], ...], handler: Handler, *,
+               limiter: ConnectionLimiter, refuse_line: bytes,
+               ssl_ctx: ssl.SSLContext | None = None, line_limit: int = 65536
+               ) -> list[asyncio.AbstractServer]:
+    """Start stream servers for ``service``; ``refuse_line`` is sent to over-limit clients."""
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(service, reader, writer, is_tls=ssl_ctx is not None)
+        if not limiter.acquire(conn.peer_ip):
+            conn.log.warning("refused: too many connections from %s", conn.peer_ip)
+            try:
+                await conn.write(refuse_line)
+            except OSError:
+                pass
+            await conn.close()
+            return
+        conn.log.info("connect from %s:%s%s", conn.peer_ip, conn.peer_port,
+                      " (tls)" if conn.is_tls else "")
+        try:
+            await handler(conn)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+            conn.log.info("connection lost: %s", exc.__class__.__name__)
+        except Exception:  # noqa: BLE001 - one broken session must not stop the listener
+            conn.log.exception("session failed")
+        finally:
+            limiter.release(conn.peer_ip)
+            await conn.close()
+            conn.log.info("disconnect")
+
+    servers = []
+    for host, port in addrs:
+        try:
+            servers.append(await asyncio.start_server(
+                on_client, host, port, ssl=ssl_ctx, limit=line_limit, reuse_address=True))
+        except OSError as exc:
+            for s in servers:
+                s.close()
+            raise _listen_error(service, host, port, exc) from None
+        log.info("%s listening on %s:%s%s", service, host, port, " (tls)" if ssl_ctx else "")
+    return servers
+
+
+async def bind_factory(service: str, addrs: tuple[tuple[str, int], ...],
+                       factory: Callable[[], asyncio.BaseProtocol], *,
+                       ssl_ctx: ssl.SSLContext | None = None) -> list[asyncio.AbstractServer]:
+    """Start servers for an asyncio.Protocol based service (aiosmtpd's SMTP)."""
+    loop = asyncio.get_running_loop()
+    servers = []
+    for host, port in addrs:
+        try:
+            servers.append(await loop.create_server(factory, host, port, ssl=ssl_ctx,
+                                                    reuse_address=True))
+        except OSError as exc:
+            for s in servers:
+                s.close()
+            raise _listen_error(service, host, port, exc) from None
+        log.info("%s listening on %s:%s%s", service, host, port, " (tls)" if ssl_ctx else "")
+    return servers

@@ -1,0 +1,66 @@
+"""Runtime: what every service is handed (config, store, auth, TLS, limits).
+
+Services read ``runtime.config`` at the moment they need it, never keep a copy: a reload
+(SIGHUP, ``lanmailctl reload``, or any control-API change) builds and validates a complete
+new ``Config`` and swaps it in one assignment, so every session sees either the old or the
+new configuration, never a mix. A reload that fails validation changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from .auth.authenticator import Authenticator
+from .config import Config, load_config
+from .net import ConnectionLimiter, server_context
+from .store import Store
+
+log = logging.getLogger("lanmaild")
+
+ReloadHook = Callable[["Runtime", Config, Config], Awaitable[None]]
+
+
+class Runtime:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.auth = Authenticator(self)
+        self.limiter = ConnectionLimiter(lambda: self.config.limits.connections_per_ip)
+        self.tls_context: ssl.SSLContext | None = server_context(config.tls)
+        self.started = time.time()
+        self.reload_hooks: list[ReloadHook] = []
+        self.services: dict[str, object] = {}  # service name -> its state (queue worker, ...)
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def config_dir(self) -> Path:
+        return self.config.config_dir
+
+    async def sync_accounts(self) -> None:
+        """Every configured account has its folders in the store."""
+        for account in self.config.accounts.values():
+            await self.store.mail.ensure_account(account.key)
+
+    async def reload(self) -> Config:
+        """Re-read conf.d; raises ConfigError (old config keeps serving) when invalid."""
+        async with self._reload_lock:
+            new = await asyncio.to_thread(load_config, self.config.config_dir)
+            old = self.config
+            if new.tls != old.tls:
+                self.tls_context = server_context(new.tls)
+            if new.listen != old.listen or new.server.data_dir != old.server.data_dir or \
+                    new.server.control_socket != old.server.control_socket:
+                log.warning("reload: [listen], data_dir and control_socket changes take "
+                            "effect at the next restart")
+            self.config = new
+            await self.sync_accounts()
+            for hook in self.reload_hooks:
+                await hook(self, old, new)
+            log.info("config reloaded: %d accounts, %d groups", len(new.accounts),
+                     len(new.groups))
+            return new

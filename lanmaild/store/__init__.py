@@ -1,0 +1,38 @@
+"""The store: the only package that speaks SQL.
+
+``Store`` is what the rest of lanmaild calls; its parts are ``store.mail`` (folders and
+messages), ``store.queue`` (accepted mail waiting for the delivery pipeline) and
+``store.archive``. Engine notes are in ``db``; table layout notes in each module.
+To move to PostgreSQL, this package is what gets rewritten.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .db import Database, StoreError, Tx
+from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
+from .notify import ChangeHub
+
+DB_FILE = "lanmail.db"
+
+
+class Store:
+    def __init__(self, data_dir: Path, readers: int = 3) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        path = data_dir / DB_FILE
+        self.db = Database(path, readers=readers)
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(path) + suffix)
+            if p.exists():
+                os.chmod(p, 0o600)
+        self.notify = ChangeHub()
+        self.mail = MailboxStore(self.db, self.notify)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+__all__ = ["FLAG_BITS", "ChangeHub", "Delivery", "FolderInfo", "Store", "StoreError", "Tx",
+           "bits_to_flags", "flags_to_bits"]

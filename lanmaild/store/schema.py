@@ -1,0 +1,61 @@
+"""Schema versions and migrations (``PRAGMA user_version``).
+
+Each store module owns the DDL of its tables (``mailbox.SCHEMA``, ``queue.SCHEMA``, ...);
+version 1 is all of them. A later change appends a ``(version, sql)`` step to
+``MIGRATIONS``; never edit a step that has shipped. Migrations run in one transaction at
+start-up, so a crash mid-migration leaves the old version intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def _v1() -> str:
+    from . import archive, mailbox, queue
+
+    return "\n".join((mailbox.SCHEMA, queue.SCHEMA, archive.SCHEMA))
+
+
+MIGRATIONS: list[tuple[int, object]] = [
+    (1, _v1),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to ``LATEST``; refuses a database from a newer lanmaild."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > LATEST:
+        raise RuntimeError(f"data store has schema version {version}, this lanmaild knows "
+                           f"only up to {LATEST}: upgrade lanmaild")
+    pending = [(v, step) for v, step in MIGRATIONS if v > version]
+    if not pending:
+        return version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for v, step in pending:
+            sql = step() if callable(step) else step
+            for statement in _split(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(v)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return LATEST
+
+
+def _split(sql: str) -> list[str]:
+    """Split a DDL script into statements (triggers contain ';' inside BEGIN...END)."""
+    statements, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

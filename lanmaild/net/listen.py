@@ -86,7 +86,7 @@ class Connection:
         try:
             self.writer.close()
             await asyncio.wait_for(self.writer.wait_closed(), 5)
-        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        except (TimeoutError, OSError, ssl.SSLError):
             pass
 
 

@@ -1,0 +1,1 @@
+"""lanmailctl sub-commands, one module per area (each has ``register(app)``)."""

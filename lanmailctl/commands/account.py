@@ -1,0 +1,7 @@
+"""lanmailctl account commands (to be written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

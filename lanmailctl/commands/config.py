@@ -1,0 +1,7 @@
+"""lanmailctl config commands (to be written)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,32 @@
+"""``lanmailctl status`` and ``lanmailctl reload``."""
+
+from __future__ import annotations
+
+import typer
+
+from ..cli import print_json, state
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def status(json_: bool = typer.Option(False, "--json", help="machine-readable output")
+               ) -> None:
+        """Show whether lanmaild runs, its version, listeners and counts."""
+        result = state.call("status")
+        if json_:
+            print_json(result)
+            return
+        typer.echo(f"lanmaild {result['version']} running, pid {result['pid']}, "
+                   f"up {result['uptime']} s")
+        typer.echo(f"  config   {result['config_dir']}")
+        typer.echo(f"  data     {result['data_dir']}")
+        typer.echo(f"  domains  {', '.join(result['domains'])}")
+        for service, addrs in result["listen"].items():
+            typer.echo(f"  {service:<10} {' '.join(addrs)}")
+        typer.echo(f"  accounts {result['accounts']}, groups {result['groups']}")
+
+    @app.command()
+    def reload() -> None:
+        """Re-read conf.d (like SIGHUP); a broken file is refused and the old config stays."""
+        result = state.call("reload")
+        typer.echo(f"reloaded: {result['accounts']} accounts, {result['groups']} groups")

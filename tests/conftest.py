@@ -1,0 +1,207 @@
+"""Shared fixtures: a real lanmaild process on free loopback ports with a temp conf.d.
+
+``daemon`` starts ``lanmaild`` as a subprocess (the installed console script's module) and
+gives tests its ports, the config dir, a raw control-API client and helpers to add
+accounts. Nothing is mocked: tests talk to it through real sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lanmaild.auth.passwords import hash_password
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SERVICES = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
+DOMAIN = "lan.test"
+
+
+def shared_dir(*parts: str) -> Path:
+    """A folder of ../shared; fails (not skips) with a clear message when it is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need ../shared beside the project checkout")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> dict[str, Path]:
+    """A throwaway CA and a localhost certificate (trustme)."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    d = tmp_path_factory.mktemp("tls")
+    paths = {"ca": d / "ca.pem", "cert": d / "cert.pem", "key": d / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    with open(paths["cert"], "wb") as fh:
+        for blob in cert.cert_chain_pems:
+            fh.write(blob.bytes())
+    return paths
+
+
+class Daemon:
+    """A lanmaild subprocess and the conf.d it runs on."""
+
+    def __init__(self, root: Path, tls: dict[str, Path] | None, extra_toml: str = "") -> None:
+        self.root = root
+        self.conf = root / "conf.d"
+        self.data = root / "data"
+        self.socket = root / "data" / "lanmaild.sock"
+        self.log_path = root / "lanmaild.log"
+        self.ports = {name: free_port() for name in SERVICES}
+        self.tls = tls
+        self.proc: subprocess.Popen | None = None
+        (self.conf / "accounts").mkdir(parents=True)
+        (self.conf / "groups").mkdir()
+        self.write_main(extra_toml)
+
+    # ------------------------------------------------------------------ config
+
+    def main_toml(self, extra: str = "") -> str:
+        listen = "\n".join(f'{name} = ["127.0.0.1:{port}"]' for name, port in self.ports.items())
+        tls = (f'[tls]\ncert = "{self.tls["cert"]}"\nkey = "{self.tls["key"]}"\n'
+               if self.tls else "")
+        return (
+            "# test config\n[server]\n"
+            'hostname = "mail.lan.test"\n'
+            f'domains = ["{DOMAIN}", "second.test"]\n'
+            f'data_dir = "{self.data}"\n'
+            f'control_socket = "{self.socket}"\n'
+            'plaintext_auth = ["127.0.0.0/8"]\n'
+            f"{extra}\n"
+            f"[listen]\n{listen}\n{tls}"
+            "[limits]\nmessage_size = 1048576\nconnections_per_ip = 50\n"
+        )
+
+    def write_main(self, extra: str = "") -> None:
+        (self.conf / "lanmaild.toml").write_text(self.main_toml(extra))
+
+    def add_account_file(self, name: str, password: str = "secret", **keys) -> None:
+        """Write an account file directly (fast set-up; the CLI path has its own tests)."""
+        lines = [f'password = "{hash_password(password)}"']
+        for key, value in keys.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+        path = self.conf / "accounts" / f"{name}.toml"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+
+    # ------------------------------------------------------------------ process
+
+    def start(self, wait: bool = True) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lanmaild.main", "--config-dir", str(self.conf)],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lanmaild exited {self.proc.returncode}:\n{self.log()}")
+            if b"lanmaild ready" in self.log_path.read_bytes():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"lanmaild did not become ready:\n{self.log()}")
+
+    def stop(self) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close_log()
+        return self.proc.returncode if self.proc else 0
+
+    def kill(self) -> None:
+        """kill -9: the crash the never-lose-mail tests need."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._close_log()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _close_log(self) -> None:
+        with contextlib.suppress(Exception):
+            self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # ------------------------------------------------------------------ control API
+
+    def api(self, op: str, **args) -> dict:
+        """One raw JSON request over the control socket; returns the whole reply object."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(30)
+            s.connect(str(self.socket))
+            s.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf)
+
+    def ctl(self, *argv: str, input: str | None = None) -> subprocess.CompletedProcess:
+        """Run the real lanmailctl against this daemon."""
+        return subprocess.run(
+            [sys.executable, "-m", "lanmailctl.cli", "--config-dir", str(self.conf), *argv],
+            input=input, capture_output=True, text=True, timeout=60)
+
+    def address(self, name: str) -> str:
+        return f"{name}@{DOMAIN}"
+
+
+@pytest.fixture
+def daemon_factory(tmp_path, tls_files) -> Iterator:
+    """Make (and always stop) daemons: ``daemon_factory(tls=True, accounts={...})``."""
+    made: list[Daemon] = []
+
+    def make(tls: bool = True, accounts: dict | None = None, start: bool = True,
+             extra_toml: str = "") -> Daemon:
+        d = Daemon(tmp_path / f"d{len(made)}", tls_files if tls else None, extra_toml)
+        for name, keys in (accounts or {}).items():
+            d.add_account_file(name, **keys)
+        made.append(d)
+        if start:
+            d.start()
+        return d
+
+    yield make
+    for d in made:
+        d.stop()
+
+
+@pytest.fixture
+def daemon(daemon_factory) -> Daemon:
+    """A running lanmaild with TLS and two accounts: meier/secret and schulze/secret."""
+    return daemon_factory(accounts={"meier": {"password": "secret"},
+                                    "schulze": {"password": "secret"}})

@@ -285,6 +285,18 @@ def purge(ep: Endpoint, mailbox: str) -> int:
         imap_close(c)
 
 
+def personal_prefix(ep: Endpoint) -> str:
+    """The personal namespace prefix ("" for Dovecot here, "INBOX." for lanmaild)."""
+    c, _ = imap_open(ep)
+    try:
+        tagged, _, _, kept = c.imap(b"NAMESPACE", keep=lambda ln: ln.startswith(b"* NAMESPACE"),
+                                    ok_only=False)
+    finally:
+        imap_close(c)
+    m = re.match(rb'\* NAMESPACE \(\("([^"]*)"', kept[0]) if kept else None
+    return m.group(1).decode() if m else ""
+
+
 def recreate(ep: Endpoint, mailbox: str) -> None:
     c, _ = imap_open(ep)
     try:
@@ -724,7 +736,14 @@ class Server:
     ep: Endpoint
     pids: list[int] = field(default_factory=list)
     served: set = field(default_factory=set)
-    note: str = ""
+    big_mailbox: str = ""
+
+    def mailbox(self, box: str) -> str:
+        if box == "small":
+            return "INBOX"
+        if not self.big_mailbox:
+            self.big_mailbox = personal_prefix(self.ep) + BIG_FOLDER
+        return self.big_mailbox
 
     def probe(self) -> None:
         self.served = {p for p in ("smtp", "imap", "pop3")
@@ -833,6 +852,9 @@ def _lanmail_version() -> str:
         m = re.search(r'__version__ = "([^"]+)"', txt)
         rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "lanmaild"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        rev += "-dirty" if rev and dirty else ""
         return (m.group(1) if m else "?") + (f"+{rev}" if rev else "")
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -950,7 +972,30 @@ def print_tables(records: list[dict]) -> None:
                 a, b = _med(per[0]), _med(per[1])
                 ratio = f" | {a / b:.2f}" if a is not None and b else " | -"
             print(f"| {test} | {params} | {metric} | " + " | ".join(cells) + ratio + " |")
+    check_same(acc, labels)
     print_targets(records, labels, roles)
+
+
+def check_same(acc: dict, labels: list[str]) -> None:
+    """Both servers must have returned the same data (hits, bytes, messages)."""
+    if len(labels) < 2:
+        return
+    bad = []
+    for (label, test, pj), metrics in acc.items():
+        if label == labels[0] or len(labels) < 2:
+            continue
+        ref = acc.get((labels[0], test, pj), {})
+        for k in ("hits", "mbytes", "messages", "exists", "responses", "accepted"):
+            if k in metrics and k in ref and set(metrics[k]) != set(ref[k]):
+                bad.append(f"{test} {pj} {k}: {labels[0]} {sorted(set(ref[k]))} vs {label} "
+                           f"{sorted(set(metrics[k]))}")
+    print()
+    if bad:
+        print("WARNING: the servers returned different data:")
+        for b in bad:
+            print("  " + b)
+    else:
+        print("consistency: both servers returned the same hits/bytes/message counts")
 
 
 # issue 5's targets: (what, test, params to match, metric, "rate"/"time"/"abs", bound)
@@ -975,8 +1020,11 @@ TARGETS = (
 
 
 def print_targets(records: list[dict], labels: list[str], roles: dict) -> None:
-    subj = next((lab for lab in labels if roles.get(lab) == "lanmail"), labels[0])
-    ref = next((lab for lab in labels if lab != subj), None)
+    subj = next((lab for lab in labels if roles.get(lab) == "lanmail"), None)
+    others = [lab for lab in labels if lab != subj]
+    if subj is None and len(others) >= 2:      # two --target servers: first vs second
+        subj = others.pop(0)
+    ref = others[0] if others else None
     sizes = {}
     for r in records:
         if r.get("kind") == "result" and "m" in r["params"]:
@@ -995,9 +1043,9 @@ def print_targets(records: list[dict], labels: list[str], roles: dict) -> None:
         return out
 
     print()
-    print(f"Targets of issue 5: {subj} vs {ref or '(no reference server)'} "
+    print(f"Targets of issue 5: {subj or 'lanmaild'} vs {ref or '(no reference server)'} "
           f"(small folder m={sizes.get('small')}, big m={sizes.get('big')}, SMTP n={n_smtp})")
-    print(f"| workload | {subj} | {ref or 'reference'} | ratio | target | met |")
+    print(f"| workload | {subj or 'lanmaild'} | {ref or 'reference'} | ratio | target | met |")
     print("|---|---|---|---|---|---|")
     for what, test, want, metric, kind, bound in TARGETS:
         a_vals, b_vals = values(subj, test, want, metric), values(ref, test, want, metric)
@@ -1108,9 +1156,10 @@ class Bench:
         print(line, flush=True)
 
     # ------------------------------------------------------------------ fill
-    def fill(self, srv: Server, box: str, mailbox: str, m: int) -> None:
+    def fill(self, srv: Server, box: str, m: int) -> None:
         p = self.plan
         ep = srv.ep
+        mailbox = srv.mailbox(box)
         params = {"box": box, "m": m, "seed": p.seed, "via": p.fill_via}
         if p.reuse_fill:
             with contextlib.suppress(OSError, ProtoError):
@@ -1161,9 +1210,10 @@ class Bench:
             raise ProtoError(f"{mailbox} holds {after} messages after the fill, expected {m}")
 
     # ------------------------------------------------------------------ IMAP
-    def imap(self, srv: Server, box: str, mailbox: str, steps: list[str], r: int) -> None:
+    def imap(self, srv: Server, box: str, steps: list[str], r: int) -> None:
         p = self.plan
         ep = srv.ep
+        mailbox = srv.mailbox(box)
         base = {"box": box, "m": p.small if box == "small" else p.big}
         out = []
 
@@ -1322,23 +1372,21 @@ class Bench:
                                          conc, r)
             elif stage in ("fill-small", "fill-big"):
                 box = "small" if stage == "fill-small" else "big"
-                mailbox = "INBOX" if box == "small" else BIG_FOLDER
                 m = p.small if box == "small" else p.big
                 for srv in servers:
                     if not self.guarded(srv, "fill", {"box": box}, {"imap"}
                                         | ({"smtp"} if p.fill_via == "smtp" else set()),
-                                        self.fill, box, mailbox, m):
+                                        self.fill, box, m):
                         failed.add((srv.role, box))
             elif stage in ("imap-small", "imap-big"):
                 box = "small" if stage == "imap-small" else "big"
-                mailbox = "INBOX" if box == "small" else BIG_FOLDER
                 steps = list(IMAP_STEPS) if box == "small" else p.big_steps
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
                         if (srv.role, box) in failed:
                             continue
                         self.guarded(srv, "imap", {"box": box}, {"imap"}, self.imap, box,
-                                     mailbox, steps, r)
+                                     steps, r)
             elif stage == "pop3":
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
@@ -1424,7 +1472,7 @@ def cmd_run(a) -> int:
     plan = Plan(
         smtp_n=a.smtp_n or (500 if q else 5000), smtp_size=a.size,
         smtp_conc=[int(x) for x in a.smtp_conc.split(",")],
-        small=a.small or (2000 if q else 10000), big=a.big or (5000 if q else 100000),
+        small=a.small or (2000 if q else 10000), big=a.big or (3000 if q else 100000),
         big_steps=(a.big_steps or ("login_select,fetch_headers" if q else
                                    "login_select,fetch_headers,search_from,search_text,"
                                    "fetch_full,store_seen")).split(","),
@@ -1546,7 +1594,7 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("run", help="start lanmaild, measure it (and --anchor/--target)")
-    p.add_argument("--quick", action="store_true", help="smoke run: N=500, folders 2,000/5,000, "
+    p.add_argument("--quick", action="store_true", help="smoke run: N=500, folders 2,000/3,000, "
                    "repeat 1 (under 2 minutes)")
     p.add_argument("--anchor", action="store_true", help="also measure Postfix+Dovecot on "
                    "127.0.0.1:10025,10143,10110 (bench/anchor/setup.sh)")
@@ -1576,7 +1624,7 @@ def main(argv=None) -> int:
                    + ",".join(IMAP_STEPS) + ")")
     p.add_argument("--imap-conc", default="4,8", help="concurrent full downloads")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--fill-conc", type=int, default=4, help="APPEND connections for fills")
+    p.add_argument("--fill-conc", type=int, default=8, help="APPEND connections for fills")
     p.add_argument("--fill-batch", type=int, default=200, help="messages per MULTIAPPEND, "
                    "used only if the server advertises MULTIAPPEND+LITERAL+ (1: plain APPEND)")
     p.add_argument("--fill-via", choices=["imap", "smtp"], default="imap")

@@ -66,15 +66,15 @@ def check_writable(data_dir: Path) -> None:
         raise StartupError(f"data_dir {data_dir} is not writable: {exc.strerror}") from None
 
 
-async def _start_services(runtime: Runtime) -> list:
-    started: list = []
+async def _start_services(runtime: Runtime, started: list) -> None:
+    """Start SERVICES in order, appending to ``started`` as they come up, so a later
+    failure (a port in use) still closes the ones already running (and the socket)."""
     for name in SERVICES:
         module = importlib.import_module(name)
         start = getattr(module, "start", None)
         if start is None:
             continue
         started.extend(await start(runtime))
-    return started
 
 
 async def _close_all(started: list) -> None:
@@ -107,7 +107,7 @@ async def run(config: Config) -> None:
     started: list = []
     try:
         await runtime.sync_accounts()
-        started = await _start_services(runtime)
+        await _start_services(runtime, started)
         log.info("lanmaild ready (pid %d, data_dir %s)", os.getpid(), data_dir)
         await stop.wait()
         log.info("stopping")

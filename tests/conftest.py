@@ -41,13 +41,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held open while choosing, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+
+
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory) -> dict[str, Path]:
     """A throwaway CA and a localhost certificate (trustme)."""
     import trustme
 
     ca = trustme.CA()
-    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert = ca.issue_cert("localhost", "127.0.0.1", common_name="localhost")  # CN: fetchmail
     d = tmp_path_factory.mktemp("tls")
     paths = {"ca": d / "ca.pem", "cert": d / "cert.pem", "key": d / "key.pem"}
     ca.cert_pem.write_to_path(str(paths["ca"]))
@@ -61,15 +70,17 @@ def tls_files(tmp_path_factory) -> dict[str, Path]:
 class Daemon:
     """A lanmaild subprocess and the conf.d it runs on."""
 
-    def __init__(self, root: Path, tls: dict[str, Path] | None, extra_toml: str = "") -> None:
+    def __init__(self, root: Path, tls: dict[str, Path] | None, extra_toml: str = "",
+                 limits_toml: str = "") -> None:
         self.root = root
         self.conf = root / "conf.d"
         self.data = root / "data"
         self.socket = root / "data" / "lanmaild.sock"
         self.log_path = root / "lanmaild.log"
-        self.ports = {name: free_port() for name in SERVICES}
+        self.ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         self.tls = tls
         self.proc: subprocess.Popen | None = None
+        self.limits_toml = limits_toml  # extra lines for [limits], e.g. "pop3_autologout = 1"
         (self.conf / "accounts").mkdir(parents=True)
         (self.conf / "groups").mkdir()
         self.write_main(extra_toml)
@@ -86,10 +97,12 @@ class Daemon:
             f'domains = ["{DOMAIN}", "second.test"]\n'
             f'data_dir = "{self.data}"\n'
             f'control_socket = "{self.socket}"\n'
-            'plaintext_auth = ["127.0.0.0/8"]\n'
-            f"{extra}\n"
+            # extra_toml may set its own plaintext_auth (e.g. [] to test "STLS first")
+            + ('plaintext_auth = ["127.0.0.0/8"]\n' if "plaintext_auth" not in extra else "")
+            + f"{extra}\n"
             f"[listen]\n{listen}\n{tls}"
             "[limits]\nmessage_size = 1048576\nconnections_per_ip = 50\n"
+            f"{self.limits_toml}\n"
         )
 
     def write_main(self, extra: str = "") -> None:
@@ -109,6 +122,7 @@ class Daemon:
     def start(self, wait: bool = True) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "ab")
+        self._log_start = self.log_path.stat().st_size  # a restart waits for ITS ready line
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lanmaild.main", "--config-dir", str(self.conf)],
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -120,7 +134,7 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"lanmaild exited {self.proc.returncode}:\n{self.log()}")
-            if b"lanmaild ready" in self.log_path.read_bytes():
+            if b"lanmaild ready" in self.log_path.read_bytes()[self._log_start:]:
                 return
             time.sleep(0.05)
         raise RuntimeError(f"lanmaild did not become ready:\n{self.log()}")
@@ -186,8 +200,9 @@ def daemon_factory(tmp_path, tls_files) -> Iterator:
     made: list[Daemon] = []
 
     def make(tls: bool = True, accounts: dict | None = None, start: bool = True,
-             extra_toml: str = "") -> Daemon:
-        d = Daemon(tmp_path / f"d{len(made)}", tls_files if tls else None, extra_toml)
+             extra_toml: str = "", limits_toml: str = "") -> Daemon:
+        d = Daemon(tmp_path / f"d{len(made)}", tls_files if tls else None, extra_toml,
+                   limits_toml)
         for name, keys in (accounts or {}).items():
             d.add_account_file(name, **keys)
         made.append(d)

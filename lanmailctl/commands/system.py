@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from ..cli import print_json, state
+from ..cli import JSON_OPTION, print_json, state
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def status(json_: bool = typer.Option(False, "--json", help="machine-readable output")
-               ) -> None:
+    def status(json_: bool = JSON_OPTION) -> None:
         """Show whether lanmaild runs, its version, listeners and counts."""
         result = state.call("status")
-        if json_:
+        if json_ or state.json:
             print_json(result)
             return
         typer.echo(f"lanmaild {result['version']} running, pid {result['pid']}, "
@@ -26,7 +25,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  accounts {result['accounts']}, groups {result['groups']}")
 
     @app.command()
-    def reload() -> None:
+    def reload(json_: bool = JSON_OPTION) -> None:
         """Re-read conf.d (like SIGHUP); a broken file is refused and the old config stays."""
         result = state.call("reload")
+        if json_ or state.json:
+            print_json(result)
+            return
         typer.echo(f"reloaded: {result['accounts']} accounts, {result['groups']} groups")

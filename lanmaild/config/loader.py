@@ -33,12 +33,17 @@ from .model import (
 )
 
 MAIN_FILE = "lanmaild.toml"
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# A local part: ASCII letters, digits, '.', '-', '_'; no leading/trailing/double dot (a dot-atom).
+NAME_RE = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+NAME_RULE = "use ASCII letters, digits, '.', '-' or '_' (1-64 characters)"
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
                        r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 ADDRESS_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}$")
 
+SMS_RE = re.compile(r"^\+?[0-9][0-9 ()/.-]{2,30}$")
+
 SectionValidator = Callable[[Path, str, Any], Any]
+Overlay = dict[Path, "str | None"]
 _account_sections: dict[str, SectionValidator] = {}
 
 
@@ -48,6 +53,29 @@ def register_account_section(name: str, validator: SectionValidator) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def name_problem(name: str, kind: str = "account") -> str | None:
+    """Why ``name`` cannot be an account/group name (one line), or None when it is fine."""
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    if not name:
+        return f"{kind} name must not be empty"
+    if len(name) > 64:
+        return f"{kind} name '{shown}' is too long ({len(name)} characters, at most 64)"
+    if "@" in name:
+        return (f"{kind} name '{shown}' contains '@': give only the part before the '@' "
+                "(the domain comes from [server] domains)")
+    for ch in name:
+        if ch.isspace():
+            return f"{kind} name '{shown}' contains a space: {NAME_RULE}"
+        if not ch.isascii():
+            return (f"{kind} name '{shown}' contains '{ch}': umlauts and other non-ASCII "
+                    f"letters are not allowed; {NAME_RULE}")
+        if not (ch.isalnum() or ch in "._-"):
+            return f"{kind} name '{shown}' contains '{ch}': {NAME_RULE}"
+    if name.startswith(".") or name.endswith(".") or ".." in name:
+        return f"{kind} name '{shown}' must not start or end with '.' or contain '..'"
+    return None
 
 
 def find_line(text: str, table: str | None, key: str | None) -> int | None:
@@ -72,9 +100,15 @@ def _error(path: Path, text: str, table: str | None, key: str | None, reason: st
     return ConfigError(path, reason, key=dotted or None, line=find_line(text, table, key))
 
 
-def read_toml(path: Path) -> tuple[dict, str]:
+def read_toml(path: Path, overlay: Overlay | None = None) -> tuple[dict, str]:
+    """Parse one file; ``overlay`` maps paths to staged text (None = deleted) to use instead."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if overlay is not None and path in overlay:
+            text = overlay[path]
+            if text is None:
+                raise FileNotFoundError(path)
+        else:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -85,9 +119,12 @@ def read_toml(path: Path) -> tuple[dict, str]:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None
-        reason = re.sub(r"\s*\(at line.*\)", "", msg)
+        reason = re.sub(r"\s*\(at (line|end of document).*\)", "", msg)
         if m:
             reason += f" (column {m.group(2)})"
+        elif "end of document" in msg:
+            line = max(1, len(text.splitlines()))
+            reason += " (at the end of the file)"
         raise ConfigError(path, f"invalid TOML: {reason}", line=line) from None
 
 
@@ -236,12 +273,12 @@ def _limits(path: Path, text: str, data: dict) -> LimitsConfig:
 # --------------------------------------------------------------------------- accounts, groups
 
 
-def load_account(path: Path) -> Account:
-    data, text = read_toml(path)
+def load_account(path: Path, overlay: Overlay | None = None) -> Account:
+    data, text = read_toml(path, overlay)
     name = path.stem
-    if not NAME_RE.match(name):
-        raise ConfigError(path, f"'{name}' is not a valid account name: use ASCII letters, "
-                          "digits, '.', '-' or '_' (1-64 characters)")
+    problem = name_problem(name, "account")
+    if problem:
+        raise ConfigError(path, f"bad file name: {problem}")
     t = _Table(path, text, None, data)
     password = t.get("password", str, "")
     if not password:
@@ -253,6 +290,13 @@ def load_account(path: Path) -> Account:
     forward_to = t.get("forward_to", str, "").strip()
     if forward_to and not (NAME_RE.match(forward_to) or ADDRESS_RE.match(forward_to)):
         raise t.err("forward_to", f"'{forward_to}' is neither a local name nor an address")
+    sms_number = t.get("sms_number", str, "").strip()
+    if sms_number and not SMS_RE.match(sms_number):
+        raise t.err("sms_number", f"'{sms_number}' is not a phone number (e.g. +491701234567)")
+    einvoice = t.get("einvoice", bool, False)
+    for key, value in (("forward_to", forward_to), ("sms_number", sms_number)):
+        if einvoice and value:
+            raise t.err(key, "is not available on an e-invoice mailbox (einvoice = true)")
     extra = {}
     for section, validator in _account_sections.items():
         if section in data:
@@ -266,10 +310,10 @@ def load_account(path: Path) -> Account:
         archive=t.get("archive", bool, False),
         deny_internet=t.get("deny_internet", bool, False),
         save_sent=t.get("save_sent", bool, False),
-        einvoice=t.get("einvoice", bool, False),
+        einvoice=einvoice,
         forward_to=forward_to,
         keep_copy=t.get("keep_copy", bool, False),
-        sms_number=t.get("sms_number", str, ""),
+        sms_number=sms_number,
         quota=t.non_negative("quota", 0),
         extra=extra,
     )
@@ -277,12 +321,12 @@ def load_account(path: Path) -> Account:
     return account
 
 
-def load_group(path: Path) -> Group:
-    data, text = read_toml(path)
+def load_group(path: Path, overlay: Overlay | None = None) -> Group:
+    data, text = read_toml(path, overlay)
     name = path.stem
-    if not NAME_RE.match(name):
-        raise ConfigError(path, f"'{name}' is not a valid group name: use ASCII letters, "
-                          "digits, '.', '-' or '_' (1-64 characters)")
+    problem = name_problem(name, "group")
+    if problem:
+        raise ConfigError(path, f"bad file name: {problem}")
     t = _Table(path, text, None, data)
     members = t.str_list("members")
     for m in members:
@@ -293,12 +337,18 @@ def load_group(path: Path) -> Group:
     return group
 
 
-def _load_dir(directory: Path, loader: Callable[[Path], Any]) -> dict[str, Any]:
+def _load_dir(directory: Path, loader: Callable[..., Any], overlay: Overlay | None
+              ) -> dict[str, Any]:
     items: dict[str, Any] = {}
-    if not directory.is_dir():
-        return items
-    for path in sorted(directory.glob("*.toml")):
-        item = loader(path)
+    paths = set(directory.glob("*.toml")) if directory.is_dir() else set()
+    for path, text in (overlay or {}).items():
+        if path.parent == directory and path.suffix == ".toml":
+            if text is None:
+                paths.discard(path)
+            else:
+                paths.add(path)
+    for path in sorted(p for p in paths if not p.name.startswith(".")):
+        item = loader(path, overlay)
         if item.key in items:
             raise ConfigError(path, f"'{item.name}' exists twice (names are case-insensitive)")
         items[item.key] = item
@@ -306,33 +356,72 @@ def _load_dir(directory: Path, loader: Callable[[Path], Any]) -> dict[str, Any]:
 
 
 def _check_cross_refs(cfg_path: Path, accounts: dict, groups: dict, domains: tuple) -> None:
-    def is_local_address(addr: str) -> bool:
-        return "@" in addr and addr.rsplit("@", 1)[1].lower() in domains
+    base = cfg_path.parent
+
+    def local_name(addr: str) -> str | None:
+        """The local name ``addr`` points to (bare name or name@local-domain), else None."""
+        if "@" not in addr:
+            return addr.lower()
+        local, domain = addr.rsplit("@", 1)
+        return local.lower() if domain.lower().rstrip(".") in domains else None
 
     postmasters = [a for a in accounts.values() if a.postmaster]
     if len(postmasters) > 1:
         names = ", ".join(sorted(a.name for a in postmasters))
-        raise ConfigError(cfg_path.parent / "accounts", f"more than one postmaster ({names}); "
+        raise ConfigError(base / "accounts", f"more than one postmaster ({names}); "
                           "at most one account may have postmaster = true")
+    for account in accounts.values():
+        target = local_name(account.forward_to) if account.forward_to else None
+        if target is None:
+            continue
+        path = base / "accounts" / f"{account.name}.toml"
+        if target == account.key:
+            raise ConfigError(path, "an account cannot forward to itself", key="forward_to")
+        if target not in accounts and target not in groups:
+            raise ConfigError(path, f"'{account.forward_to}' is not a local account or group",
+                              key="forward_to")
     for key, group in groups.items():
+        path = base / "groups" / f"{group.name}.toml"
         if key in accounts:
-            raise ConfigError(cfg_path.parent / "groups" / f"{group.name}.toml",
-                              f"a group and an account cannot share the name '{group.name}'")
+            raise ConfigError(path, f"a group and an account cannot share the name "
+                              f"'{group.name}'")
         for member in group.members:
-            local = member.rsplit("@", 1)[0] if is_local_address(member) else member
-            if "@" not in local and local.lower() not in accounts and local.lower() not in groups:
-                raise ConfigError(cfg_path.parent / "groups" / f"{group.name}.toml",
-                                  f"member '{member}' is not a local account or group",
+            target = local_name(member)
+            if target is not None and target not in accounts and target not in groups:
+                raise ConfigError(path, f"member '{member}' is not a local account or group",
                                   key="members")
+    # Groups may contain groups, but not in a circle (mail would go round for ever).
+    edges = {k: [t for m in g.members if (t := local_name(m)) in groups]
+             for k, g in groups.items()}
+    done: set[str] = set()
+
+    def visit(key: str, trail: list[str]) -> None:
+        if key in trail:
+            loop = " -> ".join(groups[k].name for k in trail[trail.index(key):] + [key])
+            raise ConfigError(base / "groups" / f"{groups[key].name}.toml",
+                              f"groups contain each other in a circle ({loop})", key="members")
+        if key in done:
+            return
+        for nxt in edges[key]:
+            visit(nxt, trail + [key])
+        done.add(key)
+
+    for key in groups:
+        visit(key, [])
 
 
-def load_config(config_dir: Path | str) -> Config:
-    """Load and validate all of conf.d; raises ConfigError with file, line and key."""
+def load_config(config_dir: Path | str, overlay: Overlay | None = None) -> Config:
+    """Load and validate all of conf.d; raises ConfigError with file, line and key.
+
+    ``overlay`` (used by the control API before it writes anything) maps absolute file paths
+    to the text they are about to get, or None for a file about to be removed, so a change
+    is validated as part of the complete configuration while the disk is still untouched.
+    """
     base = Path(config_dir).resolve()
     if not base.is_dir():
         raise ConfigError(base, "config directory not found")
     main = base / MAIN_FILE
-    data, text = read_toml(main)
+    data, text = read_toml(main, overlay)
     known = {"server", "listen", "tls", "limits"}
     for key in data:
         if key not in known:
@@ -342,8 +431,8 @@ def load_config(config_dir: Path | str) -> Config:
     listen = _listen(main, text, data)
     tls = _tls(main, text, data, base)
     limits = _limits(main, text, data)
-    accounts = _load_dir(base / "accounts", load_account)
-    groups = _load_dir(base / "groups", load_group)
+    accounts = _load_dir(base / "accounts", load_account, overlay)
+    groups = _load_dir(base / "groups", load_group, overlay)
     _check_cross_refs(main, accounts, groups, server.domains)
     return Config(config_dir=base, server=server, listen=listen, tls=tls, limits=limits,
                   accounts=accounts, groups=groups)

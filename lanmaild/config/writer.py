@@ -20,7 +20,8 @@ from tomlkit.toml_document import TOMLDocument
 def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        mode = path.stat().st_mode & 0o777
+        # Keep the admin's mode, but a file meant to be private never stays world-readable.
+        mode = path.stat().st_mode & 0o777 & ~(0o007 if not mode & 0o007 else 0)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -79,3 +80,57 @@ def remove(path: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def find_item_file(directory: Path, name: str) -> Path | None:
+    """The file of account/group ``name`` in ``directory`` (names are case-insensitive)."""
+    exact = directory / f"{name}.toml"
+    if exact.exists():
+        return exact
+    key = name.lower()
+    if directory.is_dir():
+        for path in directory.glob("*.toml"):
+            if path.stem.lower() == key and not path.name.startswith("."):
+                return path
+    return None
+
+
+class Change:
+    """A set of conf.d edits that is validated as a whole before any file is touched.
+
+    ``doc()`` gives a tomlkit document (the staged version when this change already
+    edited that file), ``put()``/``delete()`` stage new content. ``validate()`` runs the
+    real loader over conf.d with the staged files in place of the disk ones (the full
+    cross-file checks included), and only then does ``commit()`` write each file
+    atomically, in the order they were staged. A refused change leaves the disk untouched.
+    """
+
+    def __init__(self, config_dir: Path) -> None:
+        self.config_dir = Path(config_dir).resolve()
+        self.files: dict[Path, str | None] = {}
+        self.modes: dict[Path, int] = {}
+
+    def doc(self, path: Path) -> TOMLDocument:
+        if path in self.files:
+            return tomlkit.parse(self.files[path] or "")
+        return load_document(path)
+
+    def put(self, path: Path, doc: TOMLDocument | str, mode: int = 0o600) -> None:
+        self.files[path] = doc if isinstance(doc, str) else tomlkit.dumps(doc)
+        self.modes[path] = mode
+
+    def delete(self, path: Path) -> None:
+        self.files[path] = None
+
+    def validate(self):
+        from .loader import load_config
+
+        return load_config(self.config_dir, overlay=self.files)
+
+    def commit(self) -> None:
+        for path, text in self.files.items():
+            if text is None:
+                if path.exists():
+                    remove(path)
+            else:
+                atomic_write(path, text, self.modes.get(path, 0o600))

@@ -72,8 +72,10 @@ def literal(value: bytes | str) -> bytes:
 
 
 def string(value: bytes | str) -> bytes:
-    """Render ``value`` as a quoted string when possible, else as a literal."""
+    """Render ``value`` as a quoted string when possible, else as a literal (NUL dropped)."""
     data = to_bytes(value)
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
     if _NEEDS_LITERAL.search(data) is None:
         return b'"' + _QUOTE_SPECIALS.sub(rb"\\\1", data) + b'"'
     return literal(data)

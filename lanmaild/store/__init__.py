@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .archive import ArchiveStore
 from .db import Database, StoreError, Tx
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
+from .queue import QueueStore
 
 DB_FILE = "lanmail.db"
 
@@ -29,6 +31,8 @@ class Store:
                 os.chmod(p, 0o600)
         self.notify = ChangeHub()
         self.mail = MailboxStore(self.db, self.notify)
+        self.queue = QueueStore(self.db)
+        self.archive = ArchiveStore(self.db)
 
     def close(self) -> None:
         self.db.close()

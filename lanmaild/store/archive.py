@@ -1,5 +1,198 @@
-"""The mail archive's tables (SMTP issue)."""
+"""The mail archive's tables: kept apart from the mailboxes, append-only, hash-chained.
+
+- ``archive_entry`` one archived mail for one account and direction ('in' received,
+  'out' sent). It keeps its OWN copy of the raw bytes: deleting or expunging mail in a
+  mailbox never touches the archive.
+- ``archive_fts`` an FTS5 index (contentless: the text is not stored twice) over from,
+  to, cc, subject, body text and attachment names; its rowid is the entry id.
+- Tamper evidence: ``sha256`` is the SHA-256 of the raw message; ``chain`` is
+  SHA-256(previous entry's chain || this entry's fields || sha256), the first entry chains
+  to 32 zero bytes. Changing, removing or reordering any entry (or its raw bytes) breaks
+  the chain from that entry on; ``verify`` names the first broken entry.
+"""
 
 from __future__ import annotations
 
-SCHEMA = ""
+import hashlib
+import sqlite3
+import time
+
+from .db import Database, Tx
+
+SCHEMA = """
+CREATE TABLE archive_entry (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    archived INTEGER NOT NULL,
+    sent_date INTEGER,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    from_ TEXT,
+    to_ TEXT,
+    cc TEXT,
+    subject TEXT,
+    message_id TEXT,
+    size INTEGER NOT NULL,
+    sha256 BLOB NOT NULL,
+    chain BLOB NOT NULL,
+    raw BLOB NOT NULL
+);
+CREATE INDEX archive_account ON archive_entry(account, archived);
+CREATE VIRTUAL TABLE archive_fts USING fts5(
+    from_, to_, cc, subject, body, attachments, content='', tokenize='unicode61 remove_diacritics 2'
+);
+"""
+
+GENESIS = b"\0" * 32
+
+
+def _chain(prev: bytes, entry_id: int, account: str, direction: str, archived: int,
+           sender: str, recipients: str, digest: bytes) -> bytes:
+    h = hashlib.sha256(prev)
+    h.update(f"{entry_id}\n{account}\n{direction}\n{archived}\n{sender}\n{recipients}\n"
+             .encode("utf-8", "surrogateescape"))
+    h.update(digest)
+    return h.digest()
+
+
+def add_entry_tx(tx: Tx, account: str, direction: str, raw: bytes, parsed, sender: str,
+                 recipients: list[str]) -> int:
+    """Append one entry (runs inside a delivery transaction, so the chain is serial)."""
+    row = tx.execute("SELECT id, chain FROM archive_entry ORDER BY id DESC LIMIT 1").fetchone()
+    prev_id, prev = (row[0], row[1]) if row else (0, GENESIS)
+    entry_id = prev_id + 1
+    archived = int(time.time())
+    rcpts = ", ".join(recipients)
+    digest = hashlib.sha256(raw).digest()
+    chain = _chain(prev, entry_id, account, direction, archived, sender, rcpts, digest)
+    tx.execute(
+        "INSERT INTO archive_entry (id, account, direction, archived, sent_date, sender,"
+        " recipients, from_, to_, cc, subject, message_id, size, sha256, chain, raw)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (entry_id, account, direction, archived, parsed.date, sender, rcpts, parsed.from_,
+         parsed.to, parsed.cc, parsed.subject, parsed.message_id, len(raw), digest, chain,
+         raw))
+    attachments = " ".join(getattr(parsed, "attachment_names", None) or ())
+    tx.execute(
+        "INSERT INTO archive_fts (rowid, from_, to_, cc, subject, body, attachments)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (entry_id, f"{parsed.from_ or ''} {sender}", f"{parsed.to or ''} {rcpts}",
+         parsed.cc or "", parsed.subject or "", getattr(parsed, "search_text", "") or "",
+         attachments))
+    return entry_id
+
+
+_COLS = ("id, account, direction, archived, sent_date, sender, recipients, from_, to_, cc,"
+         " subject, message_id, size")
+
+
+def _row(r) -> dict:
+    return {"id": r[0], "account": r[1], "direction": r[2], "archived": r[3],
+            "date": r[4], "sender": r[5], "recipients": r[6], "from": r[7] or "",
+            "to": r[8] or "", "cc": r[9] or "", "subject": r[10] or "",
+            "message_id": r[11] or "", "size": r[12]}
+
+
+class ArchiveQueryError(ValueError):
+    """The full-text query is not valid FTS5 syntax."""
+
+
+class ArchiveStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def search(self, query: str | None = None, account: str | None = None,
+                     sender: str | None = None, to: str | None = None,
+                     since: int | None = None, until: int | None = None,
+                     limit: int = 1000) -> list[dict]:
+        """Entries matching all given criteria, oldest first. ``query`` is FTS5 syntax;
+        ``sender``/``to`` are substrings of From/envelope sender and To/Cc/recipients;
+        ``since``/``until`` bound the archive time (unix seconds, until exclusive)."""
+        where, params = [], []
+        if query:
+            where.append("id IN (SELECT rowid FROM archive_fts WHERE archive_fts MATCH ?)")
+            params.append(query)
+        if account:
+            where.append("account = ? COLLATE NOCASE")
+            params.append(account)
+        if sender:
+            where.append("(instr(lower(coalesce(from_, '')), ?) OR instr(lower(sender), ?))")
+            params += [sender.lower(), sender.lower()]
+        if to:
+            where.append("(instr(lower(coalesce(to_, '') || ' ' || coalesce(cc, '') || ' ' ||"
+                         " recipients), ?))")
+            params.append(to.lower())
+        if since is not None:
+            where.append("archived >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("archived < ?")
+            params.append(until)
+        sql = f"SELECT {_COLS} FROM archive_entry"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+
+        def job(conn) -> list[dict]:
+            try:
+                return [_row(r) for r in conn.execute(sql, params).fetchall()]
+            except sqlite3.OperationalError as exc:
+                if not query:
+                    raise
+                first = exc
+            # Not FTS5 syntax (e.g. "rechnung-4711"): search the words as plain phrases.
+            params[0] = " ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+            try:
+                return [_row(r) for r in conn.execute(sql, params).fetchall()]
+            except sqlite3.OperationalError:
+                raise ArchiveQueryError(str(first)) from None
+
+        return await self.db.read(job)
+
+    async def show(self, entry_id: int, raw: bool = False) -> dict | None:
+        def job(conn) -> dict | None:
+            r = conn.execute(f"SELECT {_COLS}, sha256, raw FROM archive_entry WHERE id = ?",
+                             (entry_id,)).fetchone()
+            if r is None:
+                return None
+            out = _row(r)
+            out["sha256"] = r[13].hex()
+            if raw:
+                out["raw"] = r[14]
+            else:
+                end = r[14].find(b"\r\n\r\n")
+                out["headers"] = r[14][: end if end >= 0 else len(r[14])].decode(
+                    "utf-8", "replace")
+            return out
+
+        return await self.db.read(job)
+
+    async def verify(self) -> dict:
+        """Walk the chain; returns {ok, entries, first_broken, reason}."""
+
+        def job(conn) -> dict:
+            prev, expected_id, count = GENESIS, 1, 0
+            cur = conn.execute("SELECT id, account, direction, archived, sender, recipients,"
+                               " sha256, chain, raw FROM archive_entry ORDER BY id")
+            for (eid, account, direction, archived, sender, rcpts, digest, chain,
+                 raw) in cur:
+                count += 1
+                reason = None
+                if not isinstance(raw, bytes):  # altered to another SQLite type
+                    raw = str(raw).encode("utf-8", "surrogateescape")
+                if eid != expected_id:
+                    reason = f"entry {expected_id} is missing"
+                elif hashlib.sha256(raw).digest() != digest:
+                    reason = "the message bytes do not match their SHA-256"
+                elif _chain(prev, eid, account, direction, archived, sender, rcpts,
+                            digest) != chain:
+                    reason = "the chain hash does not match (entry or its predecessor altered)"
+                if reason:
+                    return {"ok": False, "entries": count, "first_broken": eid,
+                            "reason": reason}
+                prev, expected_id = chain, eid + 1
+            return {"ok": True, "entries": count, "first_broken": None, "reason": ""}
+
+        return await self.db.read(job)

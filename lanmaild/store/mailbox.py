@@ -18,10 +18,13 @@ Layout (designed for 100,000+ messages in one folder):
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 import time
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .db import Database, Tx
 
@@ -81,6 +84,15 @@ CREATE TABLE message (
     PRIMARY KEY (folder_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX message_blob ON message(blob_id);
+CREATE INDEX message_modseq ON message(folder_id, modseq);
+CREATE TABLE expunged (
+    folder_id INTEGER NOT NULL REFERENCES folder(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
+CREATE VIRTUAL TABLE blob_text USING fts5(hdr, body, tokenize = 'trigram');
 CREATE TRIGGER message_ins AFTER INSERT ON message BEGIN
     UPDATE folder SET messages = messages + 1, size = size + NEW.size,
         unseen = unseen + ((NEW.flags & 1) = 0) WHERE id = NEW.folder_id;
@@ -88,9 +100,15 @@ CREATE TRIGGER message_ins AFTER INSERT ON message BEGIN
 END;
 CREATE TRIGGER message_del AFTER DELETE ON message BEGIN
     UPDATE folder SET messages = messages - 1, size = size - OLD.size,
-        unseen = unseen - ((OLD.flags & 1) = 0) WHERE id = OLD.folder_id;
+        unseen = unseen - ((OLD.flags & 1) = 0), highestmodseq = highestmodseq + 1
+        WHERE id = OLD.folder_id;
+    INSERT OR REPLACE INTO expunged (folder_id, uid, modseq)
+        SELECT id, OLD.uid, highestmodseq FROM folder WHERE id = OLD.folder_id;
     UPDATE blob SET refs = refs - 1 WHERE id = OLD.blob_id;
     DELETE FROM blob WHERE id = OLD.blob_id AND refs <= 0;
+END;
+CREATE TRIGGER blob_del AFTER DELETE ON blob BEGIN
+    DELETE FROM blob_text WHERE rowid = OLD.id;
 END;
 CREATE TRIGGER message_seen AFTER UPDATE OF flags ON message
 WHEN (OLD.flags & 1) != (NEW.flags & 1) BEGIN
@@ -108,6 +126,7 @@ DEFAULT_FOLDERS: tuple[tuple[str, str | None], ...] = (
     ("INBOX.SENT", "\\Sent"),
     ("INBOX.Drafts", "\\Drafts"),
     ("INBOX.Trash", "\\Trash"),
+    ("INBOX.Junk", "\\Junk"),
 )
 
 
@@ -212,11 +231,46 @@ def store_blob_tx(tx: Tx, raw: bytes, parsed) -> int:
         " subject, from_, to_, cc, bcc, message_id, in_reply_to, sent_date)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (len(raw), hashlib.sha256(raw).digest(), parsed.header_size, parsed.envelope,
-         parsed.bodystructure, parsed.body, parsed.parts_blob(), parsed.subject, parsed.from_,
+         parsed.bodystructure, parsed.body, _parts_blob(parsed), parsed.subject, parsed.from_,
          parsed.to, parsed.cc, parsed.bcc, parsed.message_id, parsed.in_reply_to, parsed.date))
     blob_id = cur.lastrowid
     tx.execute("INSERT INTO blob_raw (blob_id, raw) VALUES (?, ?)", (blob_id, raw))
+    index_text_tx(tx, blob_id, raw, parsed)
     return blob_id
+
+
+def _parts_blob(parsed) -> bytes | None:
+    """Part offsets for BODY[section] (``ParsedMessage.parts_json``)."""
+    for name in ("parts_json", "parts_blob"):
+        fn = getattr(parsed, name, None)
+        if fn is not None:
+            return fn()
+    return None
+
+
+def _clean(text: str) -> str:
+    """SQLite TEXT must be valid UTF-8: no lone surrogates, no NUL."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
+def index_text_tx(tx: Tx, blob_id: int, raw: bytes, parsed) -> None:
+    """Full-text index (FTS5 trigram: case-insensitive substrings) for IMAP SEARCH TEXT/BODY.
+
+    ``hdr`` is the header as sent plus the decoded subject and addresses (so encoded words
+    are found), ``body`` the decoded text parts (``parsed.search_text``). It costs about as
+    much as the blob insert itself, so it is done in the delivery transaction.
+    """
+    header = raw[:parsed.header_size].decode("utf-8", "replace")
+    decoded = " ".join(v for v in (parsed.subject, parsed.from_, parsed.to, parsed.cc,
+                                   parsed.bcc) if v)
+    text = getattr(parsed, "search_text", None) or ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    # search_text is "name: value" lines of the main header fields, an empty line, then the
+    # decoded text parts: only the latter is BODY.
+    body = text[1:] if text.startswith("\n") else text.partition("\n\n")[2]
+    tx.execute("INSERT INTO blob_text (rowid, hdr, body) VALUES (?, ?, ?)",
+               (blob_id, _clean(header + "\n" + decoded), _clean(body)))
 
 
 def insert_message_tx(tx: Tx, folder_id: int, blob_id: int, size: int, flags: int = 0,
@@ -342,3 +396,570 @@ class MailboxStore:
 
         return await self.db.read(job)
 
+
+    # ================================================================== IMAP
+    #
+    # Everything the IMAP server needs, set-based: one statement per chunk of messages,
+    # never one per message. Folder ids are handed out by ``folder_view`` / ``get_folder``;
+    # UID lists are passed as JSON arrays (``json_each``) so a statement's size does not
+    # depend on how many messages it touches.
+
+    async def folder_view(self, account: str, name: str) -> FolderView | None:
+        """SELECT/EXAMINE: the folder and its UIDs (one range scan, no message data)."""
+        if name.upper() == "INBOX":
+            name = "INBOX"
+
+        def job(conn) -> FolderView | None:
+            row = conn.execute(
+                f"SELECT {_FOLDER_COLS}, f.recent_uid FROM folder f"
+                " JOIN account a ON a.id = f.account_id WHERE a.name = ? AND f.name = ?",
+                (account, name)).fetchone()
+            if row is None:
+                return None
+            info = _folder_row(row, account.lower())
+            uids = array("I")
+            first_unseen = None
+            cur = conn.execute("SELECT uid, flags FROM message WHERE folder_id = ? ORDER BY uid",
+                               (info.id,))
+            while True:
+                rows = cur.fetchmany(8192)
+                if not rows:
+                    break
+                uids.extend(r[0] for r in rows)
+                if first_unseen is None:
+                    first_unseen = next((r[0] for r in rows if not r[1] & SEEN), None)
+            return FolderView(info, uids, first_unseen, row[10])
+
+        return await self.db.read(job)
+
+    async def folder_by_id(self, folder_id: int) -> FolderInfo | None:
+        def job(conn) -> FolderInfo | None:
+            row = conn.execute(
+                f"SELECT {_FOLDER_COLS}, a.name FROM folder f JOIN account a"
+                " ON a.id = f.account_id WHERE f.id = ?", (folder_id,)).fetchone()
+            return _folder_row(row, row[10]) if row else None
+
+        return await self.db.read(job)
+
+    async def claim_recent(self, folder_id: int, upto_uid: int) -> int:
+        """Mark UIDs up to ``upto_uid`` as seen by a session; returns the previous mark.
+
+        Messages above the previous mark are \\Recent for the caller and for nobody else.
+        """
+
+        def job(tx: Tx) -> int:
+            row = tx.execute("SELECT recent_uid FROM folder WHERE id = ?", (folder_id,)).fetchone()
+            if row is None:
+                return upto_uid
+            if row[0] < upto_uid:
+                tx.execute("UPDATE folder SET recent_uid = ? WHERE id = ?", (upto_uid, folder_id))
+            return row[0]
+
+        return await self.db.write(job)
+
+    async def recent_count(self, folder_id: int) -> int:
+        def job(conn) -> int:
+            return conn.execute(
+                "SELECT count(*) FROM message m JOIN folder f ON f.id = m.folder_id"
+                " WHERE f.id = ? AND m.uid > f.recent_uid", (folder_id,)).fetchone()[0]
+
+        return await self.db.read(job)
+
+    async def folder_changes(self, folder_id: int, known_uid: int, flag_modseq: int,
+                             exp_modseq: int, expunges: bool = True) -> FolderChanges:
+        """What other sessions did since a session last looked (one snapshot).
+
+        New messages are those above ``known_uid``; flag changes are rows at or below it
+        with a newer modseq; expunges come from the ``expunged`` tombstones.
+        """
+
+        def job(conn) -> FolderChanges:
+            row = conn.execute("SELECT highestmodseq, uidnext FROM folder WHERE id = ?",
+                               (folder_id,)).fetchone()
+            if row is None:
+                return FolderChanges(gone=True)
+            new = array("I", (r[0] for r in conn.execute(
+                "SELECT uid FROM message WHERE folder_id = ? AND uid > ? ORDER BY uid",
+                (folder_id, known_uid))))
+            flags = []
+            if row[0] > flag_modseq:
+                flags = conn.execute(
+                    "SELECT uid, flags, keywords, modseq FROM message WHERE folder_id = ?"
+                    " AND modseq > ? AND uid <= ? ORDER BY uid",
+                    (folder_id, flag_modseq, known_uid)).fetchall()
+            gone: list[tuple[int, int]] = []
+            if expunges and row[0] > exp_modseq:
+                gone = conn.execute(
+                    "SELECT uid, modseq FROM expunged WHERE folder_id = ? AND modseq > ?"
+                    " ORDER BY uid", (folder_id, exp_modseq)).fetchall()
+            return FolderChanges(highestmodseq=row[0], uidnext=row[1], new_uids=new,
+                                 flags=flags, expunged=gone)
+
+        return await self.db.read(job)
+
+    async def fetch_rows(self, folder_id: int, uids: list[int], cols: tuple[str, ...]
+                         ) -> list[tuple]:
+        """Rows (in UID order) for the given UIDs with ``cols`` from ``FETCH_COLUMNS``."""
+        exprs = [FETCH_COLUMNS[c] for c in cols]
+        joins = ""
+        if any(e.startswith("b.") or "b.header_size" in e for e in exprs):
+            joins += " JOIN blob b ON b.id = m.blob_id"
+        if any("r.raw" in e for e in exprs):
+            joins += " JOIN blob_raw r ON r.blob_id = m.blob_id"
+        select = f"SELECT {', '.join(exprs)} FROM message m{joins} WHERE m.folder_id = ?"
+        uid_pos = cols.index("uid") if "uid" in cols else None
+
+        def job(conn) -> list[tuple]:
+            if not uids:
+                return []
+            lo, hi = uids[0], uids[-1]
+            if hi - lo + 1 <= 2 * len(uids):
+                rows = conn.execute(select + " AND m.uid BETWEEN ? AND ? ORDER BY m.uid",
+                                    (folder_id, lo, hi)).fetchall()
+                if hi - lo + 1 != len(uids) and uid_pos is not None:
+                    wanted = set(uids)
+                    rows = [r for r in rows if r[uid_pos] in wanted]
+                return rows
+            return conn.execute(
+                select + " AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid",
+                (folder_id, json.dumps(uids))).fetchall()
+
+        return await self.db.read(job)
+
+    async def set_flags(self, folder_id: int, uids: list[int], mode: str, bits: int,
+                        keywords: list[str]
+                        ) -> tuple[int, list[tuple[int, int, str | None]], set[int]]:
+        """STORE: ``mode`` "" replaces, "+" adds, "-" removes. Returns (modseq of the
+        change or 0 if nothing changed, [(uid, flags, keywords)] for every UID found, the
+        UIDs whose flags changed)."""
+
+        def job(tx: Tx):
+            rows = tx.execute(
+                "SELECT uid, flags, keywords FROM message WHERE folder_id = ?"
+                " AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+                (folder_id, json.dumps(uids))).fetchall()
+            result, changed = [], []
+            for uid, flags, kw in rows:
+                nflags, nkw = _apply_flags(flags, kw, mode, bits, keywords)
+                result.append((uid, nflags, nkw))
+                if nflags != flags or nkw != kw:
+                    changed.append((nflags, nkw, uid))
+            modseq = 0
+            if changed:
+                modseq = tx.execute(
+                    "UPDATE folder SET highestmodseq = highestmodseq + 1 WHERE id = ?"
+                    " RETURNING highestmodseq", (folder_id,)).fetchone()[0]
+                tx.conn.executemany(
+                    "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE folder_id = ?"
+                    " AND uid = ?", [(f, k, modseq, folder_id, u) for f, k, u in changed])
+                tx.after_commit(lambda: self.notify.changed(folder_id))
+            return modseq, result, {c[2] for c in changed}
+
+        return await self.db.write(job)
+
+    async def expunge(self, folder_id: int, max_uid: int, uids: list[int] | None = None
+                      ) -> list[int]:
+        """Remove \\Deleted messages (at most ``max_uid``, within ``uids`` if given)."""
+
+        def job(tx: Tx) -> list[int]:
+            if uids is None:
+                rows = tx.execute(
+                    "DELETE FROM message WHERE folder_id = ? AND uid <= ? AND flags & 8 != 0"
+                    " RETURNING uid", (folder_id, max_uid)).fetchall()
+            else:
+                rows = tx.execute(
+                    "DELETE FROM message WHERE folder_id = ? AND uid <= ? AND flags & 8 != 0"
+                    " AND uid IN (SELECT value FROM json_each(?)) RETURNING uid",
+                    (folder_id, max_uid, json.dumps(uids))).fetchall()
+            if rows:
+                tx.after_commit(lambda: self.notify.changed(folder_id))
+            return sorted(r[0] for r in rows)
+
+        return await self.db.write(job)
+
+    async def copy_messages(self, folder_id: int, uids: list[int], dest_id: int,
+                            move: bool = False) -> tuple[int, list[int], list[int]]:
+        """COPY/MOVE: new UIDs in ``dest_id`` sharing the blobs; flags and INTERNALDATE are
+        kept. Returns (dest UIDVALIDITY, source UIDs, new UIDs) in matching order."""
+
+        def job(tx: Tx):
+            rows = tx.execute(
+                "SELECT uid, blob_id, flags, keywords, internaldate, size FROM message"
+                " WHERE folder_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+                (folder_id, json.dumps(uids))).fetchall()
+            validity = tx.execute("SELECT uidvalidity FROM folder WHERE id = ?",
+                                  (dest_id,)).fetchone()[0]
+            if not rows:
+                return validity, [], []
+            n = len(rows)
+            first, modseq = tx.execute(
+                "UPDATE folder SET uidnext = uidnext + ?, highestmodseq = highestmodseq + 1"
+                " WHERE id = ? RETURNING uidnext - ?, highestmodseq", (n, dest_id, n)).fetchone()
+            new_uids = list(range(first, first + n))
+            tx.conn.executemany(
+                "INSERT INTO message (folder_id, uid, blob_id, flags, keywords, internaldate,"
+                " size, modseq) VALUES (?,?,?,?,?,?,?,?)",
+                [(dest_id, nu, r[1], r[2], r[3], r[4], r[5], modseq)
+                 for nu, r in zip(new_uids, rows, strict=True)])
+            src = [r[0] for r in rows]
+            if move:
+                tx.execute("DELETE FROM message WHERE folder_id = ?"
+                           " AND uid IN (SELECT value FROM json_each(?))",
+                           (folder_id, json.dumps(src)))
+                tx.after_commit(lambda: self.notify.changed(folder_id))
+            tx.after_commit(lambda: self.notify.changed(dest_id))
+            return validity, src, new_uids
+
+        return await self.db.write(job)
+
+    async def search(self, folder_id: int, max_uid: int, program: tuple) -> list[int]:
+        """UIDs (ascending, at most ``max_uid``) matching a search program (see
+        ``compile_search``)."""
+        params: list = []
+        functions: dict = {}
+        where = compile_search(program, params, functions)
+        needs_raw = "r.raw" in where
+        sql = ("SELECT m.uid FROM message m JOIN blob b ON b.id = m.blob_id"
+               + (" JOIN blob_raw r ON r.blob_id = m.blob_id" if needs_raw else "")
+               + f" WHERE m.folder_id = ? AND m.uid <= ? AND ({where}) ORDER BY m.uid")
+
+        def job(conn) -> list[int]:
+            conn.create_function("imap_contains", 2, _contains, deterministic=True)
+            conn.create_function("imap_header", 3, _header_contains, deterministic=True)
+            for fname, fn in functions.items():
+                conn.create_function(fname, 1, fn, deterministic=True)
+            return [r[0] for r in conn.execute(sql, (folder_id, max_uid, *params))]
+
+        return await self.db.read(job)
+
+    # ------------------------------------------------------------ folder management
+
+    async def create_folder(self, account: str, name: str) -> int:
+        """CREATE (superior names are made too); raises FolderExists."""
+
+        def job(tx: Tx) -> int:
+            account_id = account_id_tx(tx, account)
+            if tx.execute("SELECT 1 FROM folder WHERE account_id = ? AND name = ?",
+                          (account_id, name)).fetchone():
+                raise FolderExists(name)
+            parts = name.split(".")
+            for i in range(1, len(parts)):
+                parent = ".".join(parts[:i])
+                if not tx.execute("SELECT 1 FROM folder WHERE account_id = ? AND name = ?",
+                                  (account_id, parent)).fetchone():
+                    create_folder_tx(tx, account_id, parent)
+            return create_folder_tx(tx, account_id, name)
+
+        return await self.db.write(job)
+
+    async def delete_folder(self, account: str, name: str) -> bool:
+        """DELETE: the folder and its messages (sub-folders stay). False if missing."""
+
+        def job(tx: Tx) -> bool:
+            row = tx.execute("SELECT f.id FROM folder f JOIN account a ON a.id = f.account_id"
+                             " WHERE a.name = ? AND f.name = ?", (account, name)).fetchone()
+            if row is None:
+                return False
+            tx.execute("DELETE FROM message WHERE folder_id = ?", (row[0],))
+            tx.execute("DELETE FROM folder WHERE id = ?", (row[0],))
+            tx.after_commit(lambda: self.notify.changed(row[0]))
+            return True
+
+        return await self.db.write(job)
+
+    async def rename_folder(self, account: str, old: str, new: str) -> None:
+        """RENAME with its sub-folders; renaming INBOX moves its messages into a new folder
+        and leaves INBOX empty (RFC 3501 6.3.5). Raises KeyError / FolderExists."""
+
+        def job(tx: Tx) -> None:
+            account_id = account_id_tx(tx, account)
+            row = tx.execute("SELECT id FROM folder WHERE account_id = ? AND name = ?",
+                             (account_id, old)).fetchone()
+            if row is None:
+                raise KeyError(old)
+            if tx.execute("SELECT 1 FROM folder WHERE account_id = ? AND name = ?",
+                          (account_id, new)).fetchone():
+                raise FolderExists(new)
+            parts = new.split(".")
+            for i in range(1, len(parts)):
+                parent = ".".join(parts[:i])
+                if parent != old and not tx.execute(
+                        "SELECT 1 FROM folder WHERE account_id = ? AND name = ?",
+                        (account_id, parent)).fetchone():
+                    create_folder_tx(tx, account_id, parent)
+            if old == "INBOX":
+                dest = create_folder_tx(tx, account_id, new)
+                n = tx.execute("SELECT count(*) FROM message WHERE folder_id = ?",
+                               (row[0],)).fetchone()[0]
+                first = tx.execute("UPDATE folder SET uidnext = uidnext + ? WHERE id = ?"
+                                   " RETURNING uidnext - ?", (n, dest, n)).fetchone()[0]
+                tx.execute(
+                    "INSERT INTO message (folder_id, uid, blob_id, flags, keywords, internaldate,"
+                    " size, modseq) SELECT ?, ? + row_number() OVER (ORDER BY uid) - 1, blob_id,"
+                    " flags, keywords, internaldate, size, 1 FROM message WHERE folder_id = ?",
+                    (dest, first, row[0]))
+                tx.execute("DELETE FROM message WHERE folder_id = ?", (row[0],))
+            else:
+                prefix = old + "."
+                children = tx.execute(
+                    "SELECT id, name FROM folder WHERE account_id = ? AND substr(name, 1, ?) = ?",
+                    (account_id, len(prefix), prefix)).fetchall()
+                clash = [new + "." + c[1][len(prefix):] for c in children]
+                for name in clash:
+                    if tx.execute("SELECT 1 FROM folder WHERE account_id = ? AND name = ?",
+                                  (account_id, name)).fetchone():
+                        raise FolderExists(name)
+                tx.execute("UPDATE folder SET name = ? WHERE id = ?", (new, row[0]))
+                for (cid, _), cname in zip(children, clash, strict=True):
+                    tx.execute("UPDATE folder SET name = ? WHERE id = ?", (cname, cid))
+            tx.after_commit(lambda: self.notify.changed(row[0]))
+
+        await self.db.write(job)
+
+    async def set_subscribed(self, account: str, name: str, subscribed: bool) -> bool:
+        def job(tx: Tx) -> bool:
+            cur = tx.execute(
+                "UPDATE folder SET subscribed = ? WHERE name = ? AND account_id ="
+                " (SELECT id FROM account WHERE name = ?)", (int(subscribed), name, account))
+            return cur.rowcount > 0
+
+        return await self.db.write(job)
+
+    # ============================================================== POP3 maildrop
+    # Used only by lanmaild.pop3 (owner: POP3). POP3 sees INBOX; message numbers are a
+    # snapshot taken once at log-in; deletions are applied in one transaction at QUIT.
+
+    async def pop3_snapshot(self, account: str) -> tuple[int, int, array, array] | None:
+        """(INBOX id, UIDVALIDITY, uids, sizes) in UID order; one range scan, no bodies."""
+
+        def job(conn) -> tuple[int, int, array, array] | None:
+            row = conn.execute(
+                "SELECT f.id, f.uidvalidity FROM folder f JOIN account a ON a.id = f.account_id"
+                " WHERE a.name = ? AND f.name = 'INBOX'", (account,)).fetchone()
+            if row is None:
+                return None
+            uids, sizes = array("I"), array("Q")
+            for uid, size in conn.execute(
+                    "SELECT uid, size FROM message WHERE folder_id = ? ORDER BY uid", (row[0],)):
+                uids.append(uid)
+                sizes.append(size)
+            return row[0], row[1], uids, sizes
+
+        return await self.db.read(job)
+
+    async def pop3_read(self, folder_id: int, uid: int, offset: int, length: int
+                        ) -> bytes | None:
+        """Up to ``length`` raw bytes of a message from ``offset`` (incremental blob I/O, so
+        a large message is streamed without loading it whole); None when it is gone."""
+
+        def job(conn) -> bytes | None:
+            row = conn.execute("SELECT blob_id FROM message WHERE folder_id = ? AND uid = ?",
+                               (folder_id, uid)).fetchone()
+            if row is None:
+                return None
+            with conn.blobopen("blob_raw", "raw", row[0], readonly=True) as blob:
+                blob.seek(min(offset, len(blob)))
+                return blob.read(length)
+
+        return await self.db.read(job)
+
+    async def pop3_delete(self, folder_id: int, uids: list[int]) -> int:
+        """Remove messages (POP3 UPDATE state) in one transaction; durable on return.
+        Messages already gone (expunged over IMAP meanwhile) are skipped."""
+
+        def job(tx: Tx) -> int:
+            cur = tx.conn.executemany("DELETE FROM message WHERE folder_id = ? AND uid = ?",
+                                      [(folder_id, uid) for uid in uids])
+            if cur.rowcount:
+                tx.after_commit(lambda: self.notify.changed(folder_id))
+            return max(cur.rowcount, 0)
+
+        return await self.db.write(job)
+
+    # ========================================================== end of POP3 maildrop
+
+
+class FolderExists(Exception):
+    """CREATE/RENAME onto a name that is taken."""
+
+
+@dataclass
+class FolderView:
+    """A folder as SELECT sees it: UIDs in order (array('I'), 4 bytes each)."""
+
+    folder: FolderInfo
+    uids: array
+    first_unseen_uid: int | None
+    recent_uid: int
+
+
+@dataclass
+class FolderChanges:
+    highestmodseq: int = 0
+    uidnext: int = 0
+    new_uids: array = field(default_factory=lambda: array("I"))
+    flags: list = field(default_factory=list)  # (uid, flags, keywords, modseq)
+    expunged: list = field(default_factory=list)  # (uid, modseq)
+    gone: bool = False  # the folder was deleted or renamed away
+
+
+FETCH_COLUMNS = {
+    "uid": "m.uid",
+    "flags": "m.flags",
+    "keywords": "m.keywords",
+    "internaldate": "m.internaldate",
+    "size": "m.size",
+    "modseq": "m.modseq",
+    "envelope": "b.envelope",
+    "bodystructure": "b.bodystructure",
+    "body": "b.body",
+    "parts": "b.parts",
+    "header_size": "b.header_size",
+    "raw": "r.raw",
+    "header": "substr(r.raw, 1, b.header_size)",
+}
+
+
+def _apply_flags(flags: int, keywords: str | None, mode: str, bits: int,
+                 add: list[str]) -> tuple[int, str | None]:
+    current = keywords.split() if keywords else []
+    if mode == "+":
+        nflags = flags | bits
+        lower = {k.lower() for k in current}
+        kws = current + [k for k in add if k.lower() not in lower]
+    elif mode == "-":
+        nflags = flags & ~bits
+        drop = {k.lower() for k in add}
+        kws = [k for k in current if k.lower() not in drop]
+    else:
+        nflags = bits
+        kws = add
+    seen: set[str] = set()
+    unique = []
+    for k in kws:
+        if k.lower() not in seen:
+            seen.add(k.lower())
+            unique.append(k)
+    return nflags, (" ".join(unique) or None)
+
+
+# ---------------------------------------------------------------------- IMAP SEARCH
+#
+# A search program is a tree of tuples built by the IMAP layer (sequence numbers already
+# turned into UIDs):
+#   ("ALL",) ("NONE",) ("AND", [nodes]) ("OR", a, b) ("NOT", a)
+#   ("FLAG", bit, present) ("KEYWORD", word, present)
+#   ("UIDS", [(lo, hi), ...]) ("FIELD", column, text) ("HEADER", name, text)
+#   ("TEXT", text) ("BODY", text) ("SIZE", "<" | ">", n)
+#   ("DATE", "internal" | "sent", "<" | ">=", epoch)
+
+_SEARCH_FIELDS = {"subject": "b.subject", "from": "b.from_", "to": "b.to_", "cc": "b.cc",
+                  "bcc": "b.bcc", "message-id": "b.message_id",
+                  "in-reply-to": "b.in_reply_to"}
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _contains(hay, needle: str) -> int:
+    if hay is None:
+        return 0
+    if isinstance(hay, bytes):
+        hay = hay.decode("utf-8", "replace")
+    return int(needle in hay.casefold())
+
+
+def _header_contains(header: bytes | None, name: str, needle: str) -> int:
+    if header is None:
+        return 0
+    from ..mime.headers import decode_header_value, split_fields
+
+    lname = name.lower()
+    for fname, value, _start, _end in split_fields(header, 0, len(header)):
+        if fname == lname and (not needle or needle in decode_header_value(value).casefold()):
+            return 1
+    return 0
+
+
+def _text_match(column: str | None, text: str, params: list) -> str:
+    """FTS5 trigram: indexed substring match for 3+ characters, a scan for shorter ones."""
+    if len(text) >= 3:
+        phrase = '"' + text.replace('"', '""') + '"'
+        params.append(f"{column} : {phrase}" if column else phrase)
+        return "b.id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
+    cols = [column] if column else ["hdr", "body"]
+    conds = " OR ".join(f"imap_contains({c}, ?)" for c in cols)
+    params.extend([text.casefold()] * len(cols))
+    return f"b.id IN (SELECT rowid FROM blob_text WHERE {conds})"
+
+
+def compile_search(node: tuple, params: list, functions: dict) -> str:
+    kind = node[0]
+    if kind == "ALL":
+        return "1"
+    if kind == "NONE":
+        return "0"
+    if kind == "AND":
+        parts = [compile_search(n, params, functions) for n in node[1]]
+        return " AND ".join(f"({p})" for p in parts) if parts else "1"
+    if kind == "OR":
+        a = compile_search(node[1], params, functions)
+        b = compile_search(node[2], params, functions)
+        return f"({a}) OR ({b})"
+    if kind == "NOT":
+        return f"NOT ({compile_search(node[1], params, functions)})"
+    if kind == "FLAG":
+        _, bit, present = node
+        params.append(int(bit))
+        return f"(m.flags & ?) {'!=' if present else '='} 0"
+    if kind == "KEYWORD":
+        _, word, present = node
+        params.append(_like_pattern(f" {word} "))
+        return (f"(' ' || coalesce(m.keywords, '') || ' ') {'' if present else 'NOT '}"
+                "LIKE ? ESCAPE '\\'")
+    if kind == "UIDS":
+        ranges = node[1]
+        if not ranges:
+            return "0"
+        if len(ranges) <= 32:
+            conds = []
+            for lo, hi in ranges:
+                params.extend((lo, hi))
+                conds.append("m.uid BETWEEN ? AND ?")
+            return " OR ".join(conds)
+        starts = [lo for lo, _ in ranges]
+        ends = [hi for _, hi in ranges]
+
+        def in_ranges(uid: int) -> int:
+            i = bisect.bisect_right(starts, uid) - 1
+            return int(i >= 0 and uid <= ends[i])
+
+        fname = f"imap_ranges_{len(functions)}"
+        functions[fname] = in_ranges
+        return f"{fname}(m.uid)"
+    if kind == "FIELD":
+        _, column, text = node
+        col = _SEARCH_FIELDS[column]
+        if text.isascii():
+            params.append(_like_pattern(text))
+            return f"coalesce({col}, '') LIKE ? ESCAPE '\\'"
+        params.append(text.casefold())
+        return f"imap_contains({col}, ?)"
+    if kind == "HEADER":
+        _, name, text = node
+        params.extend((name, text.casefold()))
+        return "imap_header(substr(r.raw, 1, b.header_size), ?, ?)"
+    if kind == "TEXT":
+        return _text_match(None, node[1], params)
+    if kind == "BODY":
+        return _text_match("body", node[1], params)
+    if kind == "SIZE":
+        params.append(node[2])
+        return f"m.size {'<' if node[1] == '<' else '>'} ?"
+    if kind == "DATE":
+        _, which, op, stamp = node
+        params.append(stamp)
+        col = "m.internaldate" if which == "internal" else "b.sent_date"
+        return f"{col} {'<' if op == '<' else '>='} ?"
+    raise ValueError(f"unknown search node {kind}")

@@ -1,0 +1,5 @@
+"""``python -m lanmailctl``."""
+
+from lanmailctl.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""The queue worker: takes queued messages in batches, runs the pipeline, commits.
+
+Each message's whole result (mailbox copies, archive entries, new queue entries such as
+DSNs, confirmations and forwarded copies, the recipients' end state) is ONE write job:
+the store's group commit puts the jobs of a batch into one transaction with one fsync,
+and a failing job rolls back alone (its savepoint). Before writing, the job checks that
+its recipients are still waiting, so a message is never delivered twice, even if a queue
+entry were deleted or handed over meanwhile. A crash before the commit leaves the
+recipients ``incoming``: the restart delivers them (exactly once).
+
+Messages just accepted by SMTP are handed over in memory (raw bytes + parse result), so
+the common path neither re-reads nor re-parses them; after a restart they come from the
+store. A message whose pipeline run fails is ``deferred`` and retried with back-off; after
+``MAX_ATTEMPTS`` it is bounced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+
+from ..mime import parse_message
+from ..store.archive import add_entry_tx
+from ..store.mailbox import folder_id_tx, insert_message_tx
+from ..store.queue import (
+    QueuedMessage,
+    defer_rcpts_tx,
+    enqueue_tx,
+    finish_rcpts_tx,
+    set_state_tx,
+)
+from . import pipeline
+from .address import resolve, sender_account
+from .pipeline import Context, Failure, Mail, Target
+
+log = logging.getLogger("lanmaild.delivery")
+
+BATCH = 256
+CACHE_BYTES = 64 * 1024 * 1024
+MAX_ATTEMPTS = 12
+RETRY_BASE = 60
+RETRY_MAX = 3600
+
+
+class Stale(Exception):
+    """The queue entry changed under the worker (deleted, already handled)."""
+
+
+def retry_delay(attempts: int) -> int:
+    return min(RETRY_MAX, RETRY_BASE * (2 ** min(attempts, 10)))
+
+
+def _commit_tx(tx, mail: Mail, qm: QueuedMessage, notify) -> int:
+    rids = [r[0] for r in qm.recipients]
+    marks = ",".join("?" * len(rids))
+    waiting = tx.execute(
+        f"SELECT count(*) FROM queue_rcpt WHERE msg_id = ? AND id IN ({marks})"
+        " AND state IN ('incoming', 'deferred')", (qm.id, *rids)).fetchone()[0]
+    if waiting != len(rids):
+        raise Stale(qm.id)
+    size = len(mail.raw)
+    changed: list[int] = []
+    for account, folder, flags in mail.deliveries:
+        folder_id = folder_id_tx(tx, account, folder)
+        insert_message_tx(tx, folder_id, qm.blob_id, size, flags)
+        changed.append(folder_id)
+    if mail.archive:
+        rcpts = [r[1] for r in qm.recipients]
+        for account, direction in mail.archive:
+            add_entry_tx(tx, account, direction, mail.raw, mail.parsed, mail.sender, rcpts)
+    for new in mail.new_mail:
+        enqueue_tx(tx, new.raw, new.parsed, new.sender, new.recipients, new.source)
+    outbound = set(mail.outbound)
+    if outbound:
+        set_state_tx(tx, sorted(outbound), "outbound")
+    finish_rcpts_tx(tx, qm.id, [r for r in rids if r not in outbound])
+    if changed:
+        tx.after_commit(lambda: [notify.changed(f) for f in changed])
+    return len(mail.deliveries)
+
+
+def _defer_tx(tx, qm: QueuedMessage, error: str) -> None:
+    now = int(time.time())
+    defer_rcpts_tx(tx, [(rid, now + retry_delay(attempts), error)
+                        for rid, _addr, attempts in qm.recipients])
+
+
+class QueueWorker:
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self._wake = asyncio.Event()
+        self._cache: dict[int, tuple[bytes, object]] = {}
+        self._cache_bytes = 0
+        self._inflight: set[int] = set()
+        self._task: asyncio.Task | None = None
+        self.stats: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ hand-over
+
+    def accepted(self, queue_id: int, raw: bytes, parsed) -> None:
+        """A message was committed to the queue: keep its parse and wake up."""
+        if self._cache_bytes + len(raw) <= CACHE_BYTES:
+            self._cache[queue_id] = (raw, parsed)
+            self._cache_bytes += len(raw)
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def inflight(self) -> set[int]:
+        return set(self._inflight)
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="queue-worker")
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def wait_closed(self) -> None:
+        if self._task is not None:
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                handled = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the worker must keep running
+                log.exception("queue worker: batch failed")
+                await asyncio.sleep(1)
+                continue
+            if handled:
+                continue
+            timeout = 60.0
+            try:
+                due = await self.runtime.store.queue.next_due()
+            except Exception:  # noqa: BLE001
+                due = None
+            if due is not None:
+                timeout = max(0.5, min(timeout, due - time.time()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    # ------------------------------------------------------------------ one batch
+
+    async def run_once(self) -> int:
+        store = self.runtime.store
+        msgs = await store.queue.due(BATCH, self._inflight, with_raw=set(self._cache))
+        if not msgs:
+            return 0
+        ctx = Context(self.runtime, self.runtime.config)
+        jobs = []
+        for qm in msgs:
+            self._inflight.add(qm.id)
+            jobs.append(self._process(ctx, qm))
+        try:
+            results = await asyncio.gather(*jobs, return_exceptions=True)
+        finally:
+            for qm in msgs:
+                self._inflight.discard(qm.id)
+        for qm, result in zip(msgs, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, Stale):
+                log.error("queue %d: delivery failed, deferred: %s", qm.id, result,
+                          exc_info=result)
+                await self._defer_or_bounce(ctx, qm, f"{result.__class__.__name__}: {result}")
+        return len(msgs)
+
+    def _mail(self, ctx: Context, qm: QueuedMessage) -> Mail:
+        cached = self._cache.pop(qm.id, None)
+        if cached is not None:
+            self._cache_bytes -= len(cached[0])
+            raw, parsed = cached
+        else:
+            raw = qm.raw
+            if raw is None:  # cache was dropped meanwhile: cannot happen, but be safe
+                raise RuntimeError("message bytes missing")
+            parsed = parse_message(raw)
+        cfg = ctx.config
+        mail = Mail(queue_id=qm.id, blob_id=qm.blob_id, raw=raw, parsed=parsed,
+                    sender=qm.sender, source=qm.source, auth_account=qm.auth_account,
+                    trusted=qm.trusted, client_ip=qm.client_ip)
+        if qm.auth_account:
+            mail.sender_account = qm.auth_account
+        elif qm.trusted:
+            mail.sender_account = sender_account(cfg, qm.sender)
+        for rid, address, _attempts in qm.recipients:
+            r = resolve(cfg, address)
+            mail.targets.append(Target(address, rid, r.kind, r.name, r.address))
+        return mail
+
+    async def _process(self, ctx: Context, qm: QueuedMessage) -> int:
+        if qm.raw is None and qm.id not in self._cache:
+            # handed over in memory but evicted: read it now
+            qm.raw = await self.runtime.store.db.read(
+                lambda conn: conn.execute("SELECT raw FROM blob_raw WHERE blob_id = ?",
+                                          (qm.blob_id,)).fetchone()[0])
+        mail = self._mail(ctx, qm)
+        pipeline.run(ctx, mail)
+        for action in mail.actions:
+            await action()
+        for new in mail.new_mail:
+            if new.parsed is None:
+                new.parsed = parse_message(new.raw)
+        n = await self.runtime.store.db.write(_commit_tx, mail, qm, self.runtime.store.notify)
+        self.stats["messages"] += 1
+        self.stats["copies"] += n
+        return n
+
+    async def _defer_or_bounce(self, ctx: Context, qm: QueuedMessage, error: str) -> None:
+        attempts = max((a for _r, _a, a in qm.recipients), default=0)
+        try:
+            if attempts + 1 < MAX_ATTEMPTS:
+                await self.runtime.store.db.write(_defer_tx, qm, error)
+                return
+            if qm.raw is None:
+                qm.raw = await self.runtime.store.db.read(
+                    lambda conn: conn.execute("SELECT raw FROM blob_raw WHERE blob_id = ?",
+                                              (qm.blob_id,)).fetchone()[0])
+            mail = Mail(queue_id=qm.id, blob_id=qm.blob_id, raw=qm.raw,
+                        parsed=parse_message(qm.raw), sender=qm.sender, source=qm.source)
+            mail.failures = [Failure(addr, rid, "4.3.0",
+                                     f"delivery failed {attempts + 1} times: {error}")
+                             for rid, addr, _a in qm.recipients]
+            from . import dsn
+
+            dsn.bounce(ctx, mail)
+            for new in mail.new_mail:
+                new.parsed = parse_message(new.raw)
+            await self.runtime.store.db.write(_commit_tx, mail, qm, self.runtime.store.notify)
+        except Exception:  # noqa: BLE001
+            log.exception("queue %d: could not defer", qm.id)

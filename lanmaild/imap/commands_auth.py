@@ -1,0 +1,114 @@
+"""Commands valid in any state and those that log in: CAPABILITY, NOOP, LOGOUT, STARTTLS,
+LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR), ID (RFC 2971), ENABLE (RFC 5161)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import __version__
+from ..auth import sasl
+from ..mime.render import nstring, quoted
+from .base import ANY, AUTH, NOT_AUTH, Bad, Done, No, Ok, State, command
+
+if TYPE_CHECKING:
+    from .parser import Command
+    from .session import Session
+
+
+@command("CAPABILITY", states=ANY)
+async def capability(s: Session, cmd: Command) -> None:
+    s.untagged("CAPABILITY " + s.capabilities())
+
+
+@command("NOOP", "CHECK", states=ANY)
+async def noop(s: Session, cmd: Command) -> None:
+    if cmd.name == "CHECK" and s.selected is None:
+        raise Bad("CHECK needs a selected mailbox")
+    await s.poll(force=True)
+
+
+@command("LOGOUT", states=ANY)
+async def logout(s: Session, cmd: Command) -> None:
+    s.untagged("BYE lanmaild logging out")
+    s.deselect()
+    s.state = State.LOGOUT
+
+
+@command("STARTTLS", states=NOT_AUTH)
+async def starttls(s: Session, cmd: Command) -> None:
+    ctx = s.runtime.tls_context
+    if ctx is None or s.conn.is_tls:
+        raise Bad("STARTTLS is not available" if ctx is None else "TLS is already active")
+    s.tagged(cmd.tag, "OK", "Begin TLS negotiation now")
+    await s.flush()
+    # Anything pipelined after STARTTLS was sent in the clear: drop it (RFC 2595 3.1).
+    buffer = getattr(s.conn.reader, "_buffer", None)
+    if buffer:
+        buffer.clear()
+    await s.conn.starttls(ctx)
+    s.log.info("tls started")
+    raise Done()
+
+
+async def _logged_in(s: Session, cmd: Command, username: str, password: str) -> None:
+    account = await s.runtime.auth.login(username, password, ip=s.conn.peer_ip,
+                                         service="imap", session=s.conn.session_id)
+    if account is None:
+        raise No("Authentication failed", "AUTHENTICATIONFAILED")
+    s.account = account
+    s.user = account.key
+    s.state = State.AUTHENTICATED
+    s.log.info("login user=%s", account.name)
+    raise Ok("Logged in", "CAPABILITY " + s.capabilities())
+
+
+@command("LOGIN", states=NOT_AUTH)
+async def login(s: Session, cmd: Command) -> None:
+    if not s.plaintext_ok:
+        raise No("Log in after STARTTLS (LOGINDISABLED)", "PRIVACYREQUIRED")
+    user, password = cmd.args
+    await _logged_in(s, cmd, user.decode("utf-8", "replace"), password.decode("utf-8", "replace"))
+
+
+@command("AUTHENTICATE", states=NOT_AUTH)
+async def authenticate(s: Session, cmd: Command) -> None:
+    name, initial = cmd.args
+    mech = sasl.mechanism(name)
+    if mech is None:
+        raise No(f"Unsupported authentication mechanism {name}", "CANNOT")
+    if not s.plaintext_ok:
+        raise No("Authenticate after STARTTLS", "PRIVACYREQUIRED")
+    try:
+        response = None if initial is None else sasl.b64decode(initial)
+        while True:
+            step = mech.step(response)
+            if isinstance(step, sasl.Credentials):
+                break
+            s.send(b"+ " + sasl.b64encode(step) + b"\r\n")
+            await s.flush()
+            line = await s.reader.readline()
+            if line.strip() == b"*":
+                raise Bad("Authentication cancelled")
+            response = sasl.b64decode(line.strip())
+    except sasl.SaslError as exc:
+        raise Bad(f"Bad SASL response: {exc}") from None
+    await _logged_in(s, cmd, step.username, step.password)
+
+
+@command("ID", states=ANY)
+async def id_(s: Session, cmd: Command) -> None:
+    (params,) = cmd.args
+    if params:
+        s.client_id = params
+        shown = " ".join(f"{k}={v}" for k, v in list(params.items())[:8])
+        s.log.info("client id: %s", shown[:300])
+    fields = {"name": "lanmaild", "version": __version__, "vendor": "LANMail"}
+    s.untagged(b"ID (" + b" ".join(quoted(k) + b" " + nstring(v) for k, v in fields.items())
+               + b")")
+
+
+@command("ENABLE", states=AUTH)
+async def enable(s: Session, cmd: Command) -> None:
+    # No extension that ENABLE can switch on is implemented (CONDSTORE, QRESYNC, UTF8=ACCEPT
+    # are not announced), so nothing is enabled: RFC 5161 says ignore unknown names.
+    s.untagged("ENABLED")

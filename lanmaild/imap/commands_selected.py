@@ -1,0 +1,222 @@
+"""Selected-state commands: CLOSE, UNSELECT, EXPUNGE, UID EXPUNGE, SEARCH, FETCH, STORE, COPY,
+MOVE (each also as UID ...), and IDLE (RFC 2177; also valid when authenticated).
+
+Set-based throughout: FETCH reads its rows in chunks with one statement per chunk (the next
+chunk is read while the current one is written), writes as it goes and waits for the
+socket (``drain``) between chunks, so a 100,000-message FETCH never holds more than a chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from ..store.mailbox import SEEN, flags_to_bits
+from . import fetch as fetchmod
+from .base import AUTH, SELECTED, Bad, Bye, No, Ok, command
+from .search import translate
+from .selected import uid_set_text
+
+if TYPE_CHECKING:
+    from .parser import Command
+    from .session import Session
+
+META_CHUNK = 2000
+BODY_CHUNK = 50
+
+
+def _resolve(s: Session, cmd: Command, seqs) -> list[int]:
+    box = s.require_selected()
+    uids = box.resolve(seqs, cmd.uid)
+    if uids is None:
+        raise Bad(f"Invalid message sequence number (there are {box.exists} messages)")
+    return uids
+
+
+# ------------------------------------------------------------------ CLOSE / UNSELECT / EXPUNGE
+
+
+@command("CLOSE", "UNSELECT", states=SELECTED)
+async def close(s: Session, cmd: Command) -> None:
+    box = s.require_selected()
+    if cmd.name == "CLOSE" and not box.readonly:
+        await s.store.expunge(box.folder_id, box.known_uid)
+    s.deselect()
+    raise Ok(f"{cmd.name} completed")  # no untagged responses for the old folder
+
+
+@command("EXPUNGE", "UID EXPUNGE", states=SELECTED)
+async def expunge(s: Session, cmd: Command) -> None:
+    box = s.require_writable()
+    only = _resolve(s, cmd, cmd.args[0]) if cmd.uid else None
+    if only is not None and not only:
+        return
+    gone = await s.store.expunge(box.folder_id, box.known_uid, only)
+    for seq in box.remove(set(gone)):
+        s.untagged(b"%d EXPUNGE" % seq)
+    if gone:
+        s.log.info("expunge folder=%s count=%d", box.name, len(gone))
+
+
+# ------------------------------------------------------------------ SEARCH
+
+
+@command("SEARCH", "UID SEARCH", states=SELECTED)
+async def search(s: Session, cmd: Command) -> None:
+    box = s.require_selected()
+    charset, keys = cmd.args
+    program = translate(box, charset, keys)
+    uids = await s.store.search(box.folder_id, box.known_uid, program)
+    if cmd.uid:
+        numbers = uids
+    else:
+        numbers = [n for n in (box.seq_of(u) for u in uids) if n]
+    out = bytearray(b"* SEARCH")
+    for n in numbers:
+        out += b" %d" % n
+    s.send(bytes(out) + b"\r\n")
+
+
+# ------------------------------------------------------------------ FETCH
+
+
+@command("FETCH", "UID FETCH", states=SELECTED)
+async def fetch(s: Session, cmd: Command) -> None:
+    box = s.require_selected()
+    seqs, atts = cmd.args
+    uids = _resolve(s, cmd, seqs)
+    if cmd.uid and not any(a.name == "UID" for a in atts):
+        atts = [fetchmod.FetchAtt("UID"), *atts]
+    set_seen = not box.readonly and any(fetchmod.sets_seen(a) for a in atts)
+    cols = fetchmod.columns(atts)
+    if set_seen:
+        cols = tuple(dict.fromkeys((*cols, "flags", "keywords")))
+    has_flags = any(a.name == "FLAGS" for a in atts)
+    size = BODY_CHUNK if "raw" in cols or "header" in cols else META_CHUNK
+    chunks = list(box.chunks(uids, size))
+    missing = 0
+    pending = None
+    for i, chunk in enumerate(chunks):
+        changed: set[int] = set()
+        if set_seen:
+            modseq, _rows, changed = await s.store.set_flags(box.folder_id, chunk, "+", SEEN, [])
+            if modseq:
+                box.own_modseqs.add(modseq)
+        if pending is None or set_seen:
+            pending = asyncio.ensure_future(s.store.fetch_rows(box.folder_id, chunk, cols))
+        rows = await pending
+        pending = None
+        if not set_seen and i + 1 < len(chunks):
+            pending = asyncio.ensure_future(
+                s.store.fetch_rows(box.folder_id, chunks[i + 1], cols))
+        missing += len(chunk) - len(rows)
+        out = []
+        recent = box.recent
+        seq_of = box.seq_of
+        for row in rows:
+            r = dict(zip(cols, row, strict=True))
+            uid = r["uid"]
+            out.append(fetchmod.render(seq_of(uid), r, atts, uid in recent,
+                                       add_flags=not has_flags and uid in changed))
+        s.send(b"".join(out))
+        await s.maybe_flush()
+    if missing and missing == len(uids):
+        raise No("The messages were expunged by another session", "EXPUNGEISSUED")
+
+
+# ------------------------------------------------------------------ STORE
+
+
+@command("STORE", "UID STORE", states=SELECTED)
+async def store(s: Session, cmd: Command) -> None:
+    box = s.require_writable()
+    seqs, args = cmd.args
+    uids = _resolve(s, cmd, seqs)
+    if not uids:
+        return
+    bits, keywords = flags_to_bits(args.flags)
+    kw_list = keywords.split() if keywords else []
+    for chunk in box.chunks(uids, 20000):
+        modseq, rows, _changed = await s.store.set_flags(box.folder_id, chunk, args.mode, bits,
+                                                         kw_list)
+        if modseq:
+            box.own_modseqs.add(modseq)
+        if args.silent:
+            continue
+        recent = box.recent
+        out = []
+        for uid, flags, kw in rows:
+            seq = box.seq_of(uid)
+            if not seq:
+                continue
+            flag_text = fetchmod.flags_bytes(flags, kw, uid in recent)
+            if cmd.uid:
+                out.append(b"* %d FETCH (UID %d FLAGS %s)\r\n" % (seq, uid, flag_text))
+            else:
+                out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, flag_text))
+        s.send(b"".join(out))
+        await s.maybe_flush()
+
+
+# ------------------------------------------------------------------ COPY / MOVE
+
+
+@command("COPY", "UID COPY", "MOVE", "UID MOVE", states=SELECTED)
+async def copy(s: Session, cmd: Command) -> None:
+    box = s.require_writable() if cmd.base == "MOVE" else s.require_selected()
+    seqs, dest_name = cmd.args
+    uids = _resolve(s, cmd, seqs)
+    dest = await s.store.get_folder(s.user, dest_name)
+    if dest is None:
+        raise No(f"No such folder: {dest_name}", "TRYCREATE")
+    if not uids:
+        return
+    move = cmd.base == "MOVE"
+    if move and dest.id == box.folder_id:
+        raise No("Source and target folder are the same", "CANNOT")
+    validity, src, new = await s.store.copy_messages(box.folder_id, uids, dest.id, move=move)
+    if not src:
+        raise No("The messages were expunged by another session", "EXPUNGEISSUED")
+    code = f"COPYUID {validity} {uid_set_text(src)} {uid_set_text(new)}"
+    s.log.info("%s %d messages %s -> %s", cmd.base.lower(), len(src), box.name, dest.name)
+    if not move:
+        raise Ok(f"{cmd.base} completed", code)
+    s.untagged(f"OK [{code}] Moved")
+    for seq in box.remove(set(src)):
+        s.untagged(b"%d EXPUNGE" % seq)
+
+
+# ------------------------------------------------------------------ IDLE
+
+
+@command("IDLE", states=AUTH)
+async def idle(s: Session, cmd: Command) -> None:
+    s.send(b"+ idling\r\n")
+    await s.poll(force=True)
+    await s.flush()
+    timeout = s.runtime.config.limits.imap_autologout or None
+    line_task = asyncio.ensure_future(s.reader.readline())
+    try:
+        while True:
+            box = s.selected
+            waiters = {line_task}
+            event_task = None
+            if box is not None:
+                event_task = asyncio.ensure_future(box.event.wait())
+                waiters.add(event_task)
+            done, _ = await asyncio.wait(waiters, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if event_task is not None and not event_task.done():
+                event_task.cancel()
+            if line_task in done:
+                break
+            if not done:
+                raise Bye("Autologout; idle for too long")
+            await s.poll()
+            await s.flush()
+    finally:
+        if not line_task.done():
+            line_task.cancel()
+    line = line_task.result()
+    if line.strip().upper() != b"DONE":
+        raise Bad("Expected DONE to end IDLE")

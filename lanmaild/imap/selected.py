@@ -1,0 +1,126 @@
+"""The selected mailbox of one session: its own sequence-number -> UID map and what it has
+told the client so far (RFC 3501 5.2, 7.4.1; RFC 2180).
+
+Every session on a folder keeps its own view, loaded once at SELECT as a compact
+``array('I')`` of UIDs (4 bytes per message). Other sessions' changes reach it through the
+store's ``ChangeHub`` (an Event set after each commit) and ``folder_changes`` (new UIDs
+above the highest known one, flag changes by modseq, expunges from tombstones). They are
+reported only at the moments the RFC allows: ``poll(expunges=False)`` during FETCH, STORE
+and SEARCH by sequence number, so numbers never shift under a client mid-command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+
+from ..store.mailbox import FLAG_BITS, FolderView
+from .parser import SeqSet
+
+FLAG_NAMES = tuple((bit, name) for name, bit in FLAG_BITS.items())
+
+
+def flags_bytes(flags: int, keywords: str | None, recent: bool = False) -> bytes:
+    """The parenthesised flag list of a FETCH FLAGS response."""
+    names = [name for bit, name in FLAG_NAMES if flags & bit]
+    if recent:
+        names.append("\\Recent")
+    if keywords:
+        names.extend(keywords.split())
+    return ("(" + " ".join(names) + ")").encode("ascii", "replace")
+
+
+def uid_set_text(uids: list[int]) -> str:
+    """Compact "1:3,5,9:10" form of ascending UIDs (for COPYUID/APPENDUID)."""
+    out: list[str] = []
+    i, n = 0, len(uids)
+    while i < n:
+        j = i
+        while j + 1 < n and uids[j + 1] == uids[j] + 1:
+            j += 1
+        out.append(str(uids[i]) if i == j else f"{uids[i]}:{uids[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+class SelectedMailbox:
+    def __init__(self, view: FolderView, readonly: bool, recent_from: int,
+                 event: asyncio.Event) -> None:
+        info = view.folder
+        self.folder_id = info.id
+        self.name = info.name
+        self.readonly = readonly
+        self.uidvalidity = info.uidvalidity
+        self.uids: array = view.uids
+        self.known_uid = info.uidnext - 1
+        self.flag_modseq = info.highestmodseq
+        self.exp_modseq = info.highestmodseq
+        self.recent: set[int] = {u for u in view.uids[bisect_right(view.uids, recent_from):]}
+        self.event = event
+        self.own_modseqs: set[int] = set()
+        self.exp_pending = False  # expunges seen by the hub but not yet reported
+        self.gone = False
+
+    # ------------------------------------------------------------ numbering
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> int:
+        """1-based sequence number of ``uid``, 0 if not in this view."""
+        i = bisect_left(self.uids, uid)
+        if i < len(self.uids) and self.uids[i] == uid:
+            return i + 1
+        return 0
+
+    def resolve(self, seqs: SeqSet, by_uid: bool) -> list[int] | None:
+        """The UIDs a sequence set names, ascending; None if a sequence number is out of
+        range (the caller answers BAD). UID ranges are intersected with the view by
+        bisection, so "1:4294967295" costs nothing."""
+        uids = self.uids
+        if by_uid:
+            star = uids[-1] if uids else self.known_uid
+            out: list[int] = []
+            for lo, hi in seqs.ranges(star):
+                out.extend(uids[bisect_left(uids, lo):bisect_right(uids, hi)])
+            return out
+        n = len(uids)
+        if n == 0 or seqs.max_value(n) > n:
+            return None
+        out = []
+        for lo, hi in seqs.ranges(n):
+            out.extend(uids[lo - 1:hi])
+        return out
+
+    def uid_ranges_for_seqs(self, seqs: SeqSet) -> list[tuple[int, int]]:
+        """SEARCH by sequence numbers: the matching UID ranges (out-of-range ones dropped)."""
+        n = len(self.uids)
+        out = []
+        for lo, hi in seqs.ranges(n):
+            hi = min(hi, n)
+            if lo <= hi:
+                out.append((self.uids[lo - 1], self.uids[hi - 1]))
+        return out
+
+    def uid_ranges_for_uids(self, seqs: SeqSet) -> list[tuple[int, int]]:
+        star = self.uids[-1] if self.uids else self.known_uid
+        return seqs.ranges(star)
+
+    def remove(self, gone: set[int]) -> list[int]:
+        """Drop expunged UIDs; returns their sequence numbers, highest first (so each
+        EXPUNGE response is valid at the moment it is sent)."""
+        seqs = [s for s in (self.seq_of(u) for u in gone) if s]
+        if not seqs:
+            return []
+        self.uids = array("I", (u for u in self.uids if u not in gone))
+        self.recent.difference_update(gone)
+        seqs.sort(reverse=True)
+        return seqs
+
+    @staticmethod
+    def chunks(uids: list[int], size: int) -> Iterator[list[int]]:
+        for i in range(0, len(uids), size):
+            yield uids[i:i + size]

@@ -1,0 +1,276 @@
+"""One IMAP connection: the RFC 3501 state machine, response writing, change reporting.
+
+Commands are framed and parsed by ``parser``; handlers live in one module per family
+(``commands_auth``, ``commands_mailbox``, ``commands_selected``) and register themselves in
+``base.HANDLERS`` with the states they are valid in. A handler writes untagged responses
+with ``untagged()`` and completes by returning (tagged OK) or raising ``No``/``Bad``/``Ok``
+(with a response code). Before every tagged response the session reports what other
+sessions changed in the selected folder, within what RFC 3501 7.4.1 allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from .. import __version__
+from . import commands_auth, commands_mailbox, commands_selected  # noqa: F401 - registration
+from .base import HANDLERS, Bad, Bye, Done, No, Ok, Reply, State
+from .parser import CommandReader, FramingError, ParseError, parse_command, parse_tag
+from .selected import SelectedMailbox, flags_bytes
+
+if TYPE_CHECKING:
+    from ..config.model import Account
+    from ..net import Connection
+    from ..runtime import Runtime
+
+CRLF = b"\r\n"
+# Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1).
+NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
+BASE_CAPS = ("IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
+             "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE")
+SMALL_LITERAL = 64 * 1024
+FLUSH_AT = 256 * 1024
+
+
+class Session:
+    def __init__(self, runtime: Runtime, conn: Connection) -> None:
+        self.runtime = runtime
+        self.conn = conn
+        self.log = conn.log
+        self.store = runtime.store.mail
+        self.hub = runtime.store.notify
+        self.state = State.NOT_AUTHENTICATED
+        self.account: Account | None = None
+        self.user = ""  # the account's store key
+        self.selected: SelectedMailbox | None = None
+        self.client_id: dict | None = None
+        self.current: str = ""  # name of the command being run
+        limits = runtime.config.limits
+        self.reader = CommandReader(conn.reader, self._continuation,
+                                    line_limit=limits.line_length,
+                                    literal_limit=self._literal_limit)
+        self._pending = 0
+
+    # ------------------------------------------------------------------ output
+
+    @property
+    def writer(self) -> asyncio.StreamWriter:
+        return self.conn.writer
+
+    def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        self._pending += len(data)
+
+    def untagged(self, text: bytes | str) -> None:
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        self.send(b"* " + text + CRLF)
+
+    async def flush(self) -> None:
+        self._pending = 0
+        await self.writer.drain()
+
+    async def maybe_flush(self) -> None:
+        if self._pending >= FLUSH_AT:
+            await self.flush()
+
+    async def _continuation(self, line: bytes) -> None:
+        self.send(line)
+        await self.flush()
+
+    def _literal_limit(self, first_line: bytes) -> int:
+        limit = self.runtime.config.limits.message_size
+        parts = first_line.split(b" ", 3)
+        if len(parts) > 1 and parts[1].upper() == b"APPEND":
+            return limit
+        return min(limit, SMALL_LITERAL)
+
+    def tagged(self, tag: bytes, status: str, text: str, code: str | None = None) -> None:
+        code_part = f"[{code}] " if code else ""
+        self.send(tag + f" {status} {code_part}{text}".encode("utf-8", "replace") + CRLF)
+
+    # ------------------------------------------------------------------ capabilities
+
+    @property
+    def plaintext_ok(self) -> bool:
+        return self.runtime.auth.plaintext_allowed(self.conn.peer_ip, self.conn.is_tls)
+
+    def capabilities(self) -> str:
+        caps = list(BASE_CAPS)
+        if self.state is State.NOT_AUTHENTICATED:
+            if self.runtime.tls_context is not None and not self.conn.is_tls:
+                caps.append("STARTTLS")
+            if self.plaintext_ok:
+                caps.extend(("AUTH=PLAIN", "AUTH=LOGIN"))
+            else:
+                caps.append("LOGINDISABLED")
+        return " ".join(caps)
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> None:
+        self.untagged(f"OK [CAPABILITY {self.capabilities()}] lanmaild {__version__} "
+                      "IMAP4rev1 ready")
+        await self.flush()
+        try:
+            while self.state is not State.LOGOUT:
+                if not await self.one_command():
+                    break
+        except Bye as bye:
+            code = f"[{bye.code}] " if bye.code else ""
+            self.untagged(f"BYE {code}{bye.text}")
+            self.log.info("closing: %s", bye.text)
+        except EOFError:
+            pass
+        finally:
+            self.deselect()
+            try:
+                await self.flush()
+            except (ConnectionError, OSError):
+                pass
+
+    async def one_command(self) -> bool:
+        timeout = self.runtime.config.limits.imap_autologout or None
+        try:
+            raw = await asyncio.wait_for(self.reader.read_command(), timeout)
+        except TimeoutError:
+            raise Bye("Autologout; idle for too long") from None
+        except FramingError as exc:
+            if exc.tag is not None:
+                code = "TOOBIG" if exc.toobig else None
+                if exc.toobig and not exc.fatal and exc.command == b"APPEND":
+                    self.tagged(exc.tag, "NO", str(exc), code)
+                else:
+                    self.tagged(exc.tag, "BAD", str(exc), code)
+            if exc.fatal:
+                self.log.warning("protocol error: %s", exc)
+                raise Bye(str(exc), "TOOBIG" if exc.toobig else None) from None
+            await self.flush()
+            return True
+        started = time.monotonic()
+        try:
+            cmd = parse_command(raw)
+        except ParseError as exc:
+            tag = exc.tag or parse_tag(raw)
+            if tag is None:
+                self.untagged(f"BAD {exc}")
+            else:
+                self.tagged(tag, "BAD", str(exc))
+            await self.flush()
+            return True
+        await self.dispatch(cmd)
+        self.log.debug("%s %s in %.1f ms", cmd.tag.decode(errors="replace"), cmd.name,
+                       (time.monotonic() - started) * 1000)
+        await self.flush()
+        return True
+
+    async def dispatch(self, cmd) -> None:
+        entry = HANDLERS.get(cmd.name)
+        if entry is None:
+            self.tagged(cmd.tag, "BAD", f"{cmd.name} is not supported")
+            return
+        handler, states = entry
+        if self.state not in states:
+            self.tagged(cmd.tag, "BAD", f"{cmd.name} is not valid in the "
+                        f"{self.state.value} state")
+            return
+        self.current = cmd.base
+        try:
+            await handler(self, cmd)
+        except Done:
+            return
+        except Reply as reply:
+            await self.report_changes(cmd)
+            if isinstance(reply, Ok):
+                self.tagged(cmd.tag, "OK", reply.text, reply.code)
+            else:
+                self.tagged(cmd.tag, reply.status, reply.text, reply.code)
+            return
+        finally:
+            self.current = ""
+        if self.state is State.LOGOUT:
+            self.tagged(cmd.tag, "OK", f"{cmd.name} completed")
+            return
+        await self.report_changes(cmd)
+        self.tagged(cmd.tag, "OK", f"{cmd.name} completed")
+
+    async def report_changes(self, cmd) -> None:
+        if self.selected is not None and cmd.name not in ("SELECT", "EXAMINE"):
+            await self.poll(expunges=cmd.name not in NO_EXPUNGE)
+
+    # ------------------------------------------------------------------ selected folder
+
+    def select(self, mailbox: SelectedMailbox) -> None:
+        self.deselect()
+        self.selected = mailbox
+        self.state = State.SELECTED
+
+    def deselect(self) -> None:
+        if self.selected is not None:
+            self.hub.unwatch(self.selected.folder_id, self.selected.event)
+            self.selected = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    async def poll(self, expunges: bool = True, force: bool = False) -> None:
+        """Report other sessions' changes to the selected folder as untagged responses."""
+        box = self.selected
+        if box is None:
+            return
+        if not (box.event.is_set() or force or (expunges and box.exp_pending)):
+            return
+        box.event.clear()
+        changes = await self.store.folder_changes(box.folder_id, box.known_uid,
+                                                  box.flag_modseq, box.exp_modseq, expunges)
+        if changes.gone:
+            self.deselect()
+            raise Bye("The selected folder was deleted or renamed by another session")
+        if expunges:
+            gone = {uid for uid, _ in changes.expunged}
+            for seq in box.remove(gone):
+                self.untagged(b"%d EXPUNGE" % seq)
+            box.exp_modseq = changes.highestmodseq
+            box.exp_pending = False
+        elif changes.highestmodseq > box.exp_modseq:
+            box.exp_pending = True
+        for uid, flags, keywords, modseq in changes.flags:
+            if modseq in box.own_modseqs:
+                continue
+            seq = box.seq_of(uid)
+            if seq:
+                self.untagged(b"%d FETCH (UID %d FLAGS %s)" % (
+                    seq, uid, flags_bytes(flags, keywords, uid in box.recent)))
+        box.flag_modseq = max(box.flag_modseq, changes.highestmodseq)
+        box.own_modseqs = {m for m in box.own_modseqs if m > box.flag_modseq}
+        if changes.new_uids:
+            new = changes.new_uids
+            box.uids.extend(new)
+            if not box.readonly:
+                previous = await self.store.claim_recent(box.folder_id, new[-1])
+                box.recent.update(u for u in new if u > previous)
+            self.untagged(b"%d EXISTS" % len(box.uids))
+            self.untagged(b"%d RECENT" % len(box.recent))
+        box.known_uid = max(box.known_uid, changes.uidnext - 1)
+
+    # ------------------------------------------------------------------ helpers
+
+    def require_selected(self) -> SelectedMailbox:
+        if self.selected is None:
+            raise Bad("No mailbox selected")
+        return self.selected
+
+    def require_writable(self) -> SelectedMailbox:
+        box = self.require_selected()
+        if box.readonly:
+            raise No("The mailbox is read-only (EXAMINE)", "READ-ONLY")
+        return box
+
+
+async def handle(runtime: Runtime, conn: Connection) -> None:
+    """The per-connection entry point handed to ``lanmaild.net.bind``."""
+    await Session(runtime, conn).run()
+
+
+__all__ = ["Bad", "Bye", "No", "Ok", "Session", "handle"]

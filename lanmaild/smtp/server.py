@@ -1,0 +1,132 @@
+"""aiosmtpd's SMTP protocol engine, adapted to lanmaild.
+
+``LanSMTP`` is aiosmtpd's ``SMTP`` (1.4.6: it has the SMTP smuggling and STARTTLS
+injection fixes) with what the daemon needs on top:
+
+- runs on the daemon's main loop (``net.bind_factory``, no ``Controller`` thread);
+- the per-IP connection budget (``runtime.limiter``): an over-limit client gets
+  ``421 4.7.0`` and is closed before the greeting;
+- AUTH is offered after TLS (STARTTLS or the implicit TLS of smtps), or before it only
+  to networks the admin listed in ``server.plaintext_auth`` (decided per connection);
+- ENHANCEDSTATUSCODES (RFC 2034/3463): aiosmtpd's own replies carry none, so ``push``
+  adds the right X.Y.Z to every reply that lacks one (the greeting and EHLO lines
+  excepted, as RFC 2034 says); the policy handler writes its replies with codes anyway;
+- DATA is held in memory up to ``data_size_limit`` (= ``limits.message_size``); beyond
+  that aiosmtpd stops keeping the bytes, drains the rest and answers 552 5.3.4, so an
+  oversized message never costs more than the limit in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiosmtpd.smtp import SMTP
+
+log = logging.getLogger("lanmaild.smtp")
+
+_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+
+# Default enhanced code for aiosmtpd's built-in replies, by reply code.
+_DEFAULT_ENHANCED = {
+    "221": "2.0.0", "235": "2.7.0", "250": "2.0.0", "252": "2.5.0",
+    "421": "4.7.0", "451": "4.3.0", "452": "4.3.1", "454": "4.7.0",
+    "500": "5.5.2", "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4",
+    "530": "5.7.0", "535": "5.7.8", "538": "5.7.11", "550": "5.0.0", "552": "5.3.4",
+    "553": "5.1.3", "554": "5.7.0", "555": "5.5.4",
+}
+
+
+class _DropDeprecation(logging.Filter):
+    """aiosmtpd 1.4.6 logs a deprecation warning on every successful AUTH."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_DropDeprecation())
+
+
+def with_enhanced(status: str) -> str:
+    if len(status) < 4 or _HAS_ENHANCED.match(status):
+        return status
+    code = status[:3]
+    enhanced = _DEFAULT_ENHANCED.get(code)
+    if enhanced is None:
+        return status
+    if status.startswith("552 Error: Too much mail data"):
+        return "552 5.3.4 Message too big for system"
+    if status.startswith("500 Line too long"):
+        return "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6: at most 998 characters + CRLF)"
+    return f"{status[:4]}{enhanced} {status[4:]}"
+
+
+class LanSMTP(SMTP):
+    def __init__(self, handler, *, runtime, service: str, implicit_tls: bool, **kwargs) -> None:
+        super().__init__(handler, **kwargs)
+        self.runtime = runtime
+        self.service = service
+        self.implicit_tls = implicit_tls
+        self.peer_ip = "?"
+        self._refused = False
+        self._counted = False
+        self._ehlo_lines = False
+
+    # ------------------------------------------------------------------ connection
+
+    def connection_made(self, transport) -> None:
+        if self.transport is None:  # the TCP connection itself, not the STARTTLS upgrade
+            peer = transport.get_extra_info("peername") or ("?", 0)
+            self.peer_ip = peer[0]
+            if not self.runtime.limiter.acquire(self.peer_ip):
+                log.warning("%s: refused %s: too many connections", self.service, self.peer_ip)
+                self._refused = True
+                transport.write(b"421 4.7.0 Too many connections from your host, try later\r\n")
+                transport.close()
+                return
+            self._counted = True
+            plaintext = self.runtime.auth.plaintext_allowed(self.peer_ip, self.implicit_tls)
+            self._auth_require_tls = not plaintext
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        if self._refused:
+            return
+        if self._counted:
+            self._counted = False
+            self.runtime.limiter.release(self.peer_ip)
+        super().connection_lost(error)
+
+    @property
+    def is_tls(self) -> bool:
+        return self.implicit_tls or self._tls_protocol is not None
+
+    # ------------------------------------------------------------------ replies
+
+    async def push(self, status) -> None:
+        if isinstance(status, str) and not self._ehlo_lines and not status.startswith(
+                f"220 {self.hostname} "):
+            status = with_enhanced(status)
+        await super().push(status)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._ehlo_lines = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._ehlo_lines = False
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._ehlo_lines = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self._ehlo_lines = False
+
+    async def smtp_EXPN(self, arg: str) -> None:
+        await self.push("502 5.5.1 EXPN not available")
+
+    async def smtp_VRFY(self, arg: str) -> None:
+        # Never confirm or deny addresses to an unauthenticated prober (RFC 5321 3.5.3).
+        await self.push("252 2.5.0 Cannot VRFY user, but will accept message and attempt "
+                        "delivery")

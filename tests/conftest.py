@@ -24,6 +24,7 @@ from lanmaild.auth.passwords import hash_password
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SERVICES = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")
+IMPLICIT_TLS = ("smtps", "pop3s", "imaps")
 DOMAIN = "lan.test"
 
 
@@ -88,7 +89,9 @@ class Daemon:
     # ------------------------------------------------------------------ config
 
     def main_toml(self, extra: str = "") -> str:
-        listen = "\n".join(f'{name} = ["127.0.0.1:{port}"]' for name, port in self.ports.items())
+        # Implicit-TLS services need a certificate: without one they stay off.
+        listen = "\n".join(f'{name} = ["127.0.0.1:{port}"]' for name, port in self.ports.items()
+                           if self.tls or name not in IMPLICIT_TLS)
         tls = (f'[tls]\ncert = "{self.tls["cert"]}"\nkey = "{self.tls["key"]}"\n'
                if self.tls else "")
         return (

@@ -115,6 +115,17 @@ def raw_messages(daemon, account: str, folder: str = "INBOX") -> list[bytes]:
     return [r[0] for r in rows]
 
 
+def module_daemon(tmp_path_factory, tls_files, accounts: dict, extra_toml: str = ""):
+    """A daemon shared by the tests of one module (start-up costs a second or more)."""
+    from conftest import Daemon
+
+    d = Daemon(tmp_path_factory.mktemp("d"), tls_files, extra_toml)
+    for name, keys in accounts.items():
+        d.add_account_file(name, **keys)
+    d.start()
+    return d
+
+
 class RawSMTP:
     """A line-level SMTP client for malformed input smtplib refuses to send."""
 

@@ -9,6 +9,7 @@ from smtp_testlib import (
     RawSMTP,
     addr,
     mail_list,
+    module_daemon,
     queue,
     raw_messages,
     run,
@@ -21,12 +22,14 @@ from smtp_testlib import (
 )
 
 ACCOUNTS = {"meier": {}, "schulze": {}, "pm": {"postmaster": True},
-            "closed": {"deny_internet": True}}
+            "closed": {"deny_internet": True}, "trace": {}}
 
 
-@pytest.fixture
-def d(daemon_factory):
-    return daemon_factory(accounts=ACCOUNTS)
+@pytest.fixture(scope="module")
+def d(tmp_path_factory, tls_files):
+    daemon = module_daemon(tmp_path_factory, tls_files, ACCOUNTS)
+    yield daemon
+    daemon.stop()
 
 
 def rcpt_reply(daemon, rcpt: str, service: str = "smtp", login=None) -> tuple[int, str]:
@@ -182,18 +185,18 @@ def test_swaks_starttls_auth_login_pipelining(d):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "250 2.0.0 Ok: queued as" in out.stdout
     wait_delivered(d)
-    assert subjects(d, "schulze") == ["swaks pipelined"]
+    assert "swaks pipelined" in subjects(d, "schulze")
 
 
 def test_trace_and_submission_headers(d):
     s = smtp(d, "submission")
     s.login("meier", "secret")
-    s.sendmail(addr("meier"), [addr("schulze")], b"Subject: bare\r\n\r\nno id, no date\r\n")
+    s.sendmail(addr("meier"), [addr("trace")], b"Subject: bare\r\n\r\nno id, no date\r\n")
     s.quit()
-    send(d, "x@other.example", [addr("schulze")], "from outside",
+    send(d, "x@other.example", [addr("trace")], "from outside",
          raw=b"Subject: from outside\r\n\r\nuntouched\r\n")
     wait_delivered(d)
-    first, second = raw_messages(d, "schulze")
+    first, second = raw_messages(d, "trace")
     head = first.split(b"\r\n\r\n", 1)[0]
     assert head.startswith(b"Received: from client.test ([127.0.0.1])\r\n\tby mail.lan.test")
     assert b"Message-ID: <" in head and b"\r\nDate: " in head
@@ -220,7 +223,7 @@ def test_connection_limit_per_ip(daemon_factory):
 
 
 def test_mail_list_unknown_account_and_folder(d):
-    assert mail_list(d, "meier") == []
+    assert mail_list(d, "pm") == []
     bad = d.ctl("mail", "list", "nobody")
     assert bad.returncode == 1 and "no account" in bad.stderr
     bad = d.ctl("mail", "list", "meier", "--folder", "Nope")

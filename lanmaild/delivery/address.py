@@ -31,16 +31,14 @@ UTF8_ADDRESS_RE = re.compile(r"^[^\s@\"<>()\[\],;:\\\x00-\x1f\x7f]{1,64}@[^\s@\"
 
 @dataclass(frozen=True)
 class Resolved:
-    """What an address is: kind is 'account', 'group', 'remote' or 'invalid'."""
+    """What an address is: kind is 'account', 'group' (local and existing), 'unknown'
+    (a local domain but no such account/group: 550 5.1.1), 'remote' (another domain or
+    an IP literal: needs relay rights) or 'invalid' (malformed)."""
 
     kind: str
     address: str  # normalised: local ones as name@domain (lower case)
     name: str = ""  # account or group key for local kinds
     reason: str = ""
-
-    @property
-    def local(self) -> bool:
-        return self.kind in ("account", "group", "unknown")
 
 
 def split(address: str) -> tuple[str, str]:

@@ -15,14 +15,15 @@ from ..store.mailbox import SEEN, flags_to_bits
 from . import fetch as fetchmod
 from .base import AUTH, SELECTED, Bad, Bye, No, Ok, command
 from .search import translate
-from .selected import uid_set_text
+from .selected import SelectedMailbox, uid_set_text
 
 if TYPE_CHECKING:
     from .parser import Command
     from .session import Session
 
 META_CHUNK = 2000
-BODY_CHUNK = 50
+BODY_CHUNK = 200
+BODY_BYTES = 4 * 1024 * 1024
 
 
 def _resolve(s: Session, cmd: Command, seqs) -> list[int]:
@@ -80,6 +81,24 @@ async def search(s: Session, cmd: Command) -> None:
 # ------------------------------------------------------------------ FETCH
 
 
+async def _body_chunks(s: Session, folder_id: int, uids: list[int]) -> list[list[int]]:
+    """Chunks of at most BODY_CHUNK messages and about BODY_BYTES octets, so a FETCH of
+    big messages never holds more than a few megabytes (sizes come from the index)."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for part in SelectedMailbox.chunks(uids, META_CHUNK):
+        for uid, size in await s.store.fetch_rows(folder_id, part, ("uid", "size")):
+            if current and (len(current) >= BODY_CHUNK or total + size > BODY_BYTES):
+                chunks.append(current)
+                current, total = [], 0
+            current.append(uid)
+            total += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 @command("FETCH", "UID FETCH", states=SELECTED)
 async def fetch(s: Session, cmd: Command) -> None:
     box = s.require_selected()
@@ -92,8 +111,10 @@ async def fetch(s: Session, cmd: Command) -> None:
     if set_seen:
         cols = tuple(dict.fromkeys((*cols, "flags", "keywords")))
     has_flags = any(a.name == "FLAGS" for a in atts)
-    size = BODY_CHUNK if "raw" in cols or "header" in cols else META_CHUNK
-    chunks = list(box.chunks(uids, size))
+    if "raw" in cols:
+        chunks = await _body_chunks(s, box.folder_id, uids)
+    else:
+        chunks = list(box.chunks(uids, BODY_CHUNK if "header" in cols else META_CHUNK))
     missing = 0
     pending = None
     for i, chunk in enumerate(chunks):

@@ -86,7 +86,7 @@ async def authenticate(s: Session, cmd: Command) -> None:
                 break
             s.send(b"+ " + sasl.b64encode(step) + b"\r\n")
             await s.flush()
-            line = await s.reader.readline()
+            line = await s.read_line()
             if line.strip() == b"*":
                 raise Bad("Authentication cancelled")
             response = sasl.b64decode(line.strip())
@@ -109,6 +109,13 @@ async def id_(s: Session, cmd: Command) -> None:
 
 @command("ENABLE", states=AUTH)
 async def enable(s: Session, cmd: Command) -> None:
-    # No extension that ENABLE can switch on is implemented (CONDSTORE, QRESYNC, UTF8=ACCEPT
-    # are not announced), so nothing is enabled: RFC 5161 says ignore unknown names.
-    s.untagged("ENABLED")
+    # CONDSTORE and QRESYNC can be switched on; unknown names are ignored (RFC 5161).
+    (names,) = cmd.args
+    enabled = []
+    if "CONDSTORE" in names and not s.condstore:
+        s.condstore = True
+        enabled.append("CONDSTORE")
+    if "QRESYNC" in names and not s.qresync:
+        s.qresync = s.condstore = True  # QRESYNC implies CONDSTORE
+        enabled.append("QRESYNC")
+    s.untagged(" ".join(["ENABLED", *enabled]))

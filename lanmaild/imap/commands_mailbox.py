@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from ..mime.render import quoted
 from ..store.mailbox import FolderExists, flags_to_bits
 from . import utf7
-from .base import AUTH, No, Ok, command
-from .selected import SelectedMailbox
+from .base import AUTH, Bad, No, Ok, command
+from .selected import SelectedMailbox, flags_bytes, uid_set_text
 
 if TYPE_CHECKING:
     from .parser import Command
@@ -51,8 +51,14 @@ def check_new_name(name: str) -> None:
 
 @command("SELECT", "EXAMINE", states=AUTH)
 async def select(s: Session, cmd: Command) -> None:
-    (name,) = cmd.args
+    name, condstore, qresync = cmd.args
+    if qresync is not None and not s.qresync:
+        raise Bad("Use ENABLE QRESYNC before SELECT (QRESYNC ...)")
+    if condstore:
+        s.condstore = True
     readonly = cmd.name == "EXAMINE"
+    if s.selected is not None and s.qresync:
+        s.untagged("OK [CLOSED] Previous mailbox closed")
     s.deselect()
     view = await s.store.folder_view(s.user, name)
     if view is None:
@@ -75,7 +81,30 @@ async def select(s: Session, cmd: Command) -> None:
         s.untagged(b"OK [UNSEEN %d] First unseen" % box.seq_of(view.first_unseen_uid))
     s.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
     s.untagged(b"OK [UIDNEXT %d] Predicted next UID" % info.uidnext)
+    s.untagged(b"OK [HIGHESTMODSEQ %d] Highest" % info.highestmodseq)
+    if qresync is not None and qresync.uidvalidity == info.uidvalidity:
+        await _resync(s, box, qresync)
     raise Ok(f"{cmd.name} completed", "READ-ONLY" if readonly else "READ-WRITE")
+
+
+async def _resync(s: Session, box: SelectedMailbox, q) -> None:
+    """QRESYNC (RFC 7162 3.2.5.1): what was expunged and what changed since ``q.modseq``.
+
+    Every expunge is kept as a tombstone with its modseq, so VANISHED (EARLIER) is exact
+    and the sequence-match data of the request is not needed."""
+    known = q.known_uids.ranges(box.known_uid) if q.known_uids is not None else None
+    gone = [u for u in await s.store.vanished(box.folder_id, q.modseq)
+            if known is None or any(lo <= u <= hi for lo, hi in known)]
+    if gone:
+        s.untagged("VANISHED (EARLIER) " + uid_set_text(gone))
+    uids = list(box.uids)
+    for part in box.chunks(uids, 5000):
+        rows = await s.store.fetch_rows(box.folder_id, part,
+                                        ("uid", "flags", "keywords", "modseq"), q.modseq)
+        for uid, flags, keywords, modseq in rows:
+            s.untagged(b"%d FETCH (UID %d FLAGS %s MODSEQ (%d))" % (
+                box.seq_of(uid), uid, flags_bytes(flags, keywords, uid in box.recent), modseq))
+        await s.maybe_flush()
 
 
 # ------------------------------------------------------------------ CREATE / DELETE / RENAME
@@ -216,6 +245,8 @@ async def status(s: Session, cmd: Command) -> None:
             values.append(f"UIDVALIDITY {info.uidvalidity}")
         elif item == "UNSEEN":
             values.append(f"UNSEEN {info.unseen}")
+        elif item == "HIGHESTMODSEQ":
+            values.append(f"HIGHESTMODSEQ {info.highestmodseq}")
     s.untagged(b"STATUS " + wire_name(info.name) + b" (" + " ".join(values).encode() + b")")
 
 

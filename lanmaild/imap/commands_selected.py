@@ -53,8 +53,7 @@ async def expunge(s: Session, cmd: Command) -> None:
     if only is not None and not only:
         return
     gone = await s.store.expunge(box.folder_id, box.known_uid, only)
-    for seq in box.remove(set(gone)):
-        s.untagged(b"%d EXPUNGE" % seq)
+    s.report_expunged(set(gone))
     if gone:
         s.log.info("expunge folder=%s count=%d", box.name, len(gone))
 
@@ -67,15 +66,30 @@ async def search(s: Session, cmd: Command) -> None:
     box = s.require_selected()
     charset, keys = cmd.args
     program = translate(box, charset, keys)
-    uids = await s.store.search(box.folder_id, box.known_uid, program)
+    with_modseq = _uses_modseq(keys)
+    if with_modseq:
+        s.condstore = True
+    found = await s.store.search(box.folder_id, box.known_uid, program)
     if cmd.uid:
-        numbers = uids
+        numbers = [uid for uid, _ in found]
     else:
-        numbers = [n for n in (box.seq_of(u) for u in uids) if n]
+        numbers = [n for n in (box.seq_of(uid) for uid, _ in found) if n]
     out = bytearray(b"* SEARCH")
     for n in numbers:
         out += b" %d" % n
+    if with_modseq and found:
+        out += b" (MODSEQ %d)" % max(m for _, m in found)
     s.send(bytes(out) + b"\r\n")
+
+
+def _uses_modseq(key: tuple) -> bool:
+    if key[0] == "MODSEQ":
+        return True
+    if key[0] == "AND":
+        return any(_uses_modseq(k) for k in key[1])
+    if key[0] in ("OR", "NOT"):
+        return any(_uses_modseq(k) for k in key[1:])
+    return False
 
 
 # ------------------------------------------------------------------ FETCH
@@ -102,10 +116,23 @@ async def _body_chunks(s: Session, folder_id: int, uids: list[int]) -> list[list
 @command("FETCH", "UID FETCH", states=SELECTED)
 async def fetch(s: Session, cmd: Command) -> None:
     box = s.require_selected()
-    seqs, atts = cmd.args
+    seqs, fargs = cmd.args
+    atts, changedsince = fargs.atts, fargs.changedsince
+    if fargs.vanished and not (cmd.uid and s.qresync):
+        raise Bad("VANISHED needs UID FETCH and ENABLE QRESYNC")
     uids = _resolve(s, cmd, seqs)
+    if fargs.vanished:
+        ranges = seqs.ranges(box.known_uid)  # "*": expunged UIDs above the last count too
+        gone = [u for u in await s.store.vanished(box.folder_id, changedsince)
+                if any(lo <= u <= hi for lo, hi in ranges) and not box.seq_of(u)]
+        if gone:
+            s.untagged("VANISHED (EARLIER) " + uid_set_text(gone))
     if cmd.uid and not any(a.name == "UID" for a in atts):
         atts = [fetchmod.FetchAtt("UID"), *atts]
+    if changedsince is not None and not any(a.name == "MODSEQ" for a in atts):
+        atts = [*atts, fetchmod.FetchAtt("MODSEQ")]
+    if any(a.name == "MODSEQ" for a in atts):
+        s.condstore = True
     set_seen = not box.readonly and any(fetchmod.sets_seen(a) for a in atts)
     cols = fetchmod.columns(atts)
     if set_seen:
@@ -115,30 +142,30 @@ async def fetch(s: Session, cmd: Command) -> None:
         chunks = await _body_chunks(s, box.folder_id, uids)
     else:
         chunks = list(box.chunks(uids, BODY_CHUNK if "header" in cols else META_CHUNK))
+    render = fetchmod.compile_renderer(atts, cols)
     missing = 0
     pending = None
     for i, chunk in enumerate(chunks):
         changed: set[int] = set()
         if set_seen:
-            modseq, _rows, changed = await s.store.set_flags(box.folder_id, chunk, "+", SEEN, [])
-            if modseq:
-                box.own_modseqs.add(modseq)
+            result = await s.store.set_flags(box.folder_id, chunk, "+", SEEN, [])
+            if result.modseq:
+                box.own_modseqs.add(result.modseq)
+            changed = result.changed
         if pending is None or set_seen:
-            pending = asyncio.ensure_future(s.store.fetch_rows(box.folder_id, chunk, cols))
+            pending = asyncio.ensure_future(
+                s.store.fetch_rows(box.folder_id, chunk, cols, changedsince))
         rows = await pending
         pending = None
         if not set_seen and i + 1 < len(chunks):
             pending = asyncio.ensure_future(
-                s.store.fetch_rows(box.folder_id, chunks[i + 1], cols))
-        missing += len(chunk) - len(rows)
-        out = []
+                s.store.fetch_rows(box.folder_id, chunks[i + 1], cols, changedsince))
+        if changedsince is None:
+            missing += len(chunk) - len(rows)
         recent = box.recent
         seq_of = box.seq_of
-        for row in rows:
-            r = dict(zip(cols, row, strict=True))
-            uid = r["uid"]
-            out.append(fetchmod.render(seq_of(uid), r, atts, uid in recent,
-                                       add_flags=not has_flags and uid in changed))
+        out = [render(seq_of(row[0]), row, row[0] in recent,
+                      not has_flags and row[0] in changed) for row in rows]
         s.send(b"".join(out))
         await s.maybe_flush()
     if missing and missing == len(uids):
@@ -157,26 +184,38 @@ async def store(s: Session, cmd: Command) -> None:
         return
     bits, keywords = flags_to_bits(args.flags)
     kw_list = keywords.split() if keywords else []
+    if args.unchangedsince is not None:
+        s.condstore = True
+    modified: list[int] = []
     for chunk in box.chunks(uids, 20000):
-        modseq, rows, _changed = await s.store.set_flags(box.folder_id, chunk, args.mode, bits,
-                                                         kw_list)
-        if modseq:
-            box.own_modseqs.add(modseq)
-        if args.silent:
-            continue
+        result = await s.store.set_flags(box.folder_id, chunk, args.mode, bits, kw_list,
+                                         args.unchangedsince)
+        if result.modseq:
+            box.own_modseqs.add(result.modseq)
+        modified.extend(result.modified)
         recent = box.recent
         out = []
-        for uid, flags, kw in rows:
+        for uid, flags, kw, modseq in result.rows:
+            # .SILENT: nothing, except MODSEQ news for CONDSTORE clients (RFC 7162 3.1.3)
+            if args.silent and not (s.condstore and uid in result.changed):
+                continue
             seq = box.seq_of(uid)
             if not seq:
                 continue
-            flag_text = fetchmod.flags_bytes(flags, kw, uid in recent)
+            items = []
             if cmd.uid:
-                out.append(b"* %d FETCH (UID %d FLAGS %s)\r\n" % (seq, uid, flag_text))
-            else:
-                out.append(b"* %d FETCH (FLAGS %s)\r\n" % (seq, flag_text))
+                items.append(b"UID %d" % uid)
+            if not args.silent:
+                items.append(b"FLAGS " + fetchmod.flags_bytes(flags, kw, uid in recent))
+            if s.condstore:
+                items.append(b"MODSEQ (%d)" % modseq)
+            out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(items)))
         s.send(b"".join(out))
         await s.maybe_flush()
+    if modified:
+        listed = modified if cmd.uid else sorted(n for n in map(box.seq_of, modified) if n)
+        raise Ok("Conditional STORE failed for some messages",
+                 f"MODIFIED {uid_set_text(listed)}")
 
 
 # ------------------------------------------------------------------ COPY / MOVE
@@ -203,8 +242,7 @@ async def copy(s: Session, cmd: Command) -> None:
     if not move:
         raise Ok(f"{cmd.base} completed", code)
     s.untagged(f"OK [{code}] Moved")
-    for seq in box.remove(set(src)):
-        s.untagged(b"%d EXPUNGE" % seq)
+    s.report_expunged(set(src))
 
 
 # ------------------------------------------------------------------ IDLE

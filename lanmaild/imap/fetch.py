@@ -21,10 +21,20 @@ SEEN_SETTING = {"RFC822", "RFC822.TEXT"}
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+_DAYS: dict[int, bytes] = {}
+
+
 def internaldate(stamp: int) -> bytes:
-    t = time.gmtime(stamp)
-    return b'"%02d-%s-%04d %02d:%02d:%02d +0000"' % (
-        t.tm_mday, _MONTHS[t.tm_mon - 1].encode(), t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
+    """INTERNALDATE in UTC; the date part is cached per day (FETCH 1:* formats many)."""
+    day, secs = divmod(stamp, 86400)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        t = time.gmtime(day * 86400)
+        prefix = b'"%02d-%s-%04d ' % (t.tm_mday, _MONTHS[t.tm_mon - 1].encode(), t.tm_year)
+        if len(_DAYS) > 20000:
+            _DAYS.clear()
+        _DAYS[day] = prefix
+    return prefix + b'%02d:%02d:%02d +0000"' % (secs // 3600, secs // 60 % 60, secs % 60)
 
 
 def sets_seen(att: FetchAtt) -> bool:
@@ -52,6 +62,8 @@ def columns(atts: list[FetchAtt]) -> tuple[str, ...]:
             need("internaldate")
         elif att.name == "RFC822.SIZE":
             need("size")
+        elif att.name == "MODSEQ":
+            need("modseq")
         elif att.name in ("ENVELOPE", "BODYSTRUCTURE"):
             need(att.name.lower())
         elif att.name == "BODY":
@@ -107,6 +119,70 @@ def section_bytes(row: dict, section: Section) -> bytes | None:
     return header_fields(header, section.fields, section.text == "HEADER.FIELDS.NOT")
 
 
+_FLAG_CACHE: dict[tuple[int, str | None, bool], bytes] = {}
+
+
+def cached_flags(flags: int, keywords: str | None, recent: bool) -> bytes:
+    key = (flags, keywords, recent)
+    value = _FLAG_CACHE.get(key)
+    if value is None:
+        if len(_FLAG_CACHE) > 4096:
+            _FLAG_CACHE.clear()
+        value = _FLAG_CACHE[key] = flags_bytes(flags, keywords, recent)
+    return value
+
+
+_FAST = {"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "BODY",
+         "MODSEQ"}
+
+
+def compile_renderer(atts: list[FetchAtt], cols: tuple[str, ...]):
+    """A renderer for rows as returned by the store (tuples in ``cols`` order).
+
+    The metadata-only attributes (what clients ask for when they open a folder) are
+    rendered from tuple positions without building a dict per message; anything with
+    body sections goes through ``render``.
+    """
+    if not all(a.name in _FAST for a in atts):
+        def slow(seq: int, row: tuple, recent: bool, add_flags: bool) -> bytes:
+            return render(seq, dict(zip(cols, row, strict=True)), atts, recent, add_flags)
+        return slow
+    pos = {c: i for i, c in enumerate(cols)}
+    steps = []
+    for att in atts:
+        name = att.name
+        if name == "UID":
+            i = pos["uid"]
+            steps.append(lambda row, recent, i=i: b"UID %d" % row[i])
+        elif name == "FLAGS":
+            i, k = pos["flags"], pos["keywords"]
+            steps.append(lambda row, recent, i=i, k=k:
+                         b"FLAGS " + cached_flags(row[i], row[k], recent))
+        elif name == "INTERNALDATE":
+            i = pos["internaldate"]
+            steps.append(lambda row, recent, i=i: b"INTERNALDATE " + internaldate(row[i]))
+        elif name == "RFC822.SIZE":
+            i = pos["size"]
+            steps.append(lambda row, recent, i=i: b"RFC822.SIZE %d" % row[i])
+        elif name == "MODSEQ":
+            i = pos["modseq"]
+            steps.append(lambda row, recent, i=i: b"MODSEQ (%d)" % row[i])
+        else:
+            i = pos[name.lower()]
+            label = name.encode() + b" "
+            steps.append(lambda row, recent, i=i, label=label: label + (row[i] or b"NIL"))
+    fi = pos.get("flags")
+    ki = pos.get("keywords")
+
+    def fast(seq: int, row: tuple, recent: bool, add_flags: bool) -> bytes:
+        items = [step(row, recent) for step in steps]
+        if add_flags:
+            items.append(b"FLAGS " + cached_flags(row[fi], row[ki], recent))
+        return b"* %d FETCH (" % seq + b" ".join(items) + b")\r\n"
+
+    return fast
+
+
 def render(seq: int, row: dict, atts: list[FetchAtt], recent: bool,
            add_flags: bool) -> bytes:
     """``* seq FETCH (...)`` for one message (``row`` maps column names to values)."""
@@ -121,6 +197,8 @@ def render(seq: int, row: dict, atts: list[FetchAtt], recent: bool,
             items.append(b"INTERNALDATE " + internaldate(row["internaldate"]))
         elif name == "RFC822.SIZE":
             items.append(b"RFC822.SIZE %d" % row["size"])
+        elif name == "MODSEQ":
+            items.append(b"MODSEQ (%d)" % row["modseq"])
         elif name == "ENVELOPE":
             items.append(b"ENVELOPE " + (row["envelope"] or b"NIL"))
         elif name == "BODYSTRUCTURE":

@@ -176,6 +176,7 @@ class Scanner:
         self.literals = raw.literals
         self.pos = 0
         self.tag = tag
+        self.keys = 0  # search keys seen (bounded)
 
     def error(self, message: str) -> ParseError:
         return ParseError(message, self.tag)
@@ -227,6 +228,13 @@ class Scanner:
         value = int(self._match(_NUMBER_RE, "a number"))
         if value > MAX_NUMBER:
             raise self.error("number out of range")
+        return value
+
+    def modseq(self) -> int:
+        """mod-sequence-valzer (RFC 7162): 0 up to 2**63-1."""
+        value = int(self._match(_NUMBER_RE, "a mod-sequence"))
+        if value >= 1 << 63:
+            raise self.error("mod-sequence out of range")
         return value
 
     def nz_number(self) -> int:
@@ -471,7 +479,7 @@ class FetchAtt:
 
 
 _SIMPLE_ATTS = ("ENVELOPE", "FLAGS", "INTERNALDATE", "RFC822.HEADER", "RFC822.SIZE",
-                "RFC822.TEXT", "RFC822", "BODYSTRUCTURE", "UID")
+                "RFC822.TEXT", "RFC822", "BODYSTRUCTURE", "UID", "MODSEQ")
 MACROS = {
     "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
     "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
@@ -558,11 +566,15 @@ _SEARCH_FLAG_KEYS = {"ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "O
 _SEARCH_STRING_KEYS = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
 _SEARCH_DATE_KEYS = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
 MAX_SEARCH_DEPTH = 64
+MAX_SEARCH_KEYS = 300  # SQLite's expression depth is 1000
 
 
 def _search_key(s: Scanner, depth: int = 0) -> tuple:
     if depth > MAX_SEARCH_DEPTH:
         raise s.error("search program nested too deeply")
+    s.keys += 1
+    if s.keys > MAX_SEARCH_KEYS:
+        raise s.error("search program too long")
     c = s.peek()
     if c == b"(":
         s.pos += 1
@@ -591,6 +603,15 @@ def _search_key(s: Scanner, depth: int = 0) -> tuple:
         return (word, name.decode("ascii", "replace"), s.astring())
     if word == "UID":
         return ("UID", s.seq_set())
+    if word == "MODSEQ":
+        if s.peek() == b'"':  # entry name and type (per-flag modseqs are not kept apart)
+            s.quoted()
+            s.sp()
+            kind = s.word()
+            if kind not in (b"ALL", b"PRIV", b"SHARED"):
+                raise s.error("MODSEQ entry type must be all, priv or shared")
+            s.sp()
+        return ("MODSEQ", s.modseq())
     if word == "NOT":
         return ("NOT", _search_key(s, depth + 1))
     if word == "OR":
@@ -617,10 +638,18 @@ def _search(s: Scanner) -> tuple[str | None, tuple]:
 
 
 @dataclass
+class FetchArgs:
+    atts: list[FetchAtt]
+    changedsince: int | None = None  # CONDSTORE
+    vanished: bool = False  # QRESYNC, UID FETCH only
+
+
+@dataclass
 class StoreArgs:
     mode: str  # "" replace, "+" add, "-" remove
     silent: bool
     flags: list[str]
+    unchangedsince: int | None = None  # CONDSTORE
 
 
 @dataclass
@@ -645,6 +674,61 @@ def _no_args(s: Scanner) -> tuple:
 def _one_mailbox(s: Scanner) -> tuple:
     s.sp()
     return (s.mailbox(),)
+
+
+@dataclass
+class QResync:
+    """SELECT (QRESYNC (uidvalidity modseq [known-uids [(seqs uids)]])) (RFC 7162 3.2.5)."""
+
+    uidvalidity: int
+    modseq: int
+    known_uids: SeqSet | None = None
+    seq_match: tuple[SeqSet, SeqSet] | None = None
+
+
+def _qresync_param(s: Scanner) -> QResync:
+    s.sp()
+    s.expect(b"(")
+    uidvalidity = s.nz_number()
+    s.sp()
+    modseq = s.modseq()
+    if modseq == 0:
+        raise s.error("QRESYNC mod-sequence must not be 0")
+    known = match = None
+    if s.take(b" "):
+        if s.peek() != b"(":
+            known = s.seq_set()
+            s.take(b" ")
+        if s.take(b"("):
+            seqs = s.seq_set()
+            s.sp()
+            match = (seqs, s.seq_set())
+            s.expect(b")")
+    s.expect(b")")
+    return QResync(uidvalidity, modseq, known, match)
+
+
+def _select(s: Scanner) -> tuple:
+    """-> (mailbox, condstore, qresync)"""
+    s.sp()
+    name = s.mailbox()
+    condstore = False
+    qresync = None
+    if not s.at_end():
+        s.sp()
+        s.expect(b"(")
+        while True:
+            word = s.word()
+            if word == b"CONDSTORE":
+                condstore = True
+            elif word == b"QRESYNC":
+                qresync = _qresync_param(s)
+            else:
+                raise s.error(f"unknown SELECT parameter {word.decode()}")
+            if s.take(b")"):
+                break
+            s.sp()
+    return (name, condstore, qresync)
 
 
 def _two_mailboxes(s: Scanner) -> tuple:
@@ -693,7 +777,8 @@ def _status(s: Scanner) -> tuple:
     items = []
     while True:
         word = s.word().decode()
-        if word not in ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"):
+        if word not in ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
+                        "HIGHESTMODSEQ"):
             raise s.error(f"unknown status item {word}")
         items.append(word)
         if s.take(b")"):
@@ -732,13 +817,40 @@ def _fetch(s: Scanner) -> tuple:
     s.sp()
     seqs = s.seq_set()
     s.sp()
-    return (seqs, _fetch_atts(s))
+    atts = _fetch_atts(s)
+    changedsince = None
+    vanished = False
+    if not s.at_end():
+        s.sp()
+        s.expect(b"(")
+        while True:
+            word = s.word()
+            if word == b"CHANGEDSINCE" and changedsince is None:
+                s.sp()
+                changedsince = s.modseq()
+            elif word == b"VANISHED" and not vanished:
+                vanished = True
+            else:
+                raise s.error(f"unexpected FETCH modifier {word.decode()}")
+            if s.take(b")"):
+                break
+            s.sp()
+        if vanished and changedsince is None:
+            raise s.error("VANISHED needs CHANGEDSINCE")
+    return (seqs, FetchArgs(atts, changedsince, vanished))
 
 
 def _store(s: Scanner) -> tuple:
     s.sp()
     seqs = s.seq_set()
     s.sp()
+    unchangedsince = None
+    if s.take(b"("):
+        s.expect(b"UNCHANGEDSINCE", "UNCHANGEDSINCE")
+        s.sp()
+        unchangedsince = s.modseq()
+        s.expect(b")")
+        s.sp()
     mode = ""
     if s.peek() in (b"+", b"-"):
         mode = s.peek().decode()
@@ -755,7 +867,7 @@ def _store(s: Scanner) -> tuple:
             flags.append(s.flag())
     if any(f.lower() in ("\\recent", "\\*") for f in flags):
         raise s.error("\\Recent and \\* cannot be stored")
-    return (seqs, StoreArgs(mode, silent, flags))
+    return (seqs, StoreArgs(mode, silent, flags, unchangedsince))
 
 
 def _copy(s: Scanner) -> tuple:
@@ -806,7 +918,7 @@ def _enable(s: Scanner) -> tuple:
 COMMANDS: dict[str, Callable[[Scanner], tuple]] = {
     "CAPABILITY": _no_args, "NOOP": _no_args, "LOGOUT": _no_args, "STARTTLS": _no_args,
     "AUTHENTICATE": _authenticate, "LOGIN": _login, "ID": _id, "ENABLE": _enable,
-    "SELECT": _one_mailbox, "EXAMINE": _one_mailbox, "CREATE": _one_mailbox,
+    "SELECT": _select, "EXAMINE": _select, "CREATE": _one_mailbox,
     "DELETE": _one_mailbox, "RENAME": _two_mailboxes, "SUBSCRIBE": _one_mailbox,
     "UNSUBSCRIBE": _one_mailbox, "LIST": _list, "LSUB": _list, "STATUS": _status,
     "APPEND": _append, "NAMESPACE": _no_args,

@@ -113,6 +113,8 @@ class Translator:
             return ("UIDS", self.box.uid_ranges_for_uids(key[1]))
         if kind == "SEQ":
             return ("UIDS", self.box.uid_ranges_for_seqs(key[1]))
+        if kind == "MODSEQ":
+            return ("MODSEQ", key[1])
         raise ValueError(kind)
 
 

@@ -109,16 +109,16 @@ class SelectedMailbox:
         star = self.uids[-1] if self.uids else self.known_uid
         return seqs.ranges(star)
 
-    def remove(self, gone: set[int]) -> list[int]:
-        """Drop expunged UIDs; returns their sequence numbers, highest first (so each
-        EXPUNGE response is valid at the moment it is sent)."""
-        seqs = [s for s in (self.seq_of(u) for u in gone) if s]
-        if not seqs:
+    def remove(self, gone: set[int]) -> list[tuple[int, int]]:
+        """Drop expunged UIDs; returns (sequence number, UID) of those that were in the
+        view, highest first (so each EXPUNGE response is valid when it is sent)."""
+        pairs = [(s, u) for s, u in ((self.seq_of(u), u) for u in gone) if s]
+        if not pairs:
             return []
         self.uids = array("I", (u for u in self.uids if u not in gone))
         self.recent.difference_update(gone)
-        seqs.sort(reverse=True)
-        return seqs
+        pairs.sort(reverse=True)
+        return pairs
 
     @staticmethod
     def chunks(uids: list[int], size: int) -> Iterator[list[int]]:

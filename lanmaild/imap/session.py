@@ -15,10 +15,11 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..store import StoreError
 from . import commands_auth, commands_mailbox, commands_selected  # noqa: F401 - registration
 from .base import HANDLERS, Bad, Bye, Done, No, Ok, Reply, State
 from .parser import CommandReader, FramingError, ParseError, parse_command, parse_tag
-from .selected import SelectedMailbox, flags_bytes
+from .selected import SelectedMailbox, flags_bytes, uid_set_text
 
 if TYPE_CHECKING:
     from ..config.model import Account
@@ -29,7 +30,8 @@ CRLF = b"\r\n"
 # Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1).
 NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 BASE_CAPS = ("IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
-             "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE")
+             "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CONDSTORE",
+             "QRESYNC")
 SMALL_LITERAL = 64 * 1024
 FLUSH_AT = 256 * 1024
 
@@ -47,6 +49,8 @@ class Session:
         self.selected: SelectedMailbox | None = None
         self.client_id: dict | None = None
         self.current: str = ""  # name of the command being run
+        self.condstore = False  # RFC 7162: MODSEQ in unsolicited FETCH once enabled
+        self.qresync = False  # RFC 7162: VANISHED instead of EXPUNGE once enabled
         limits = runtime.config.limits
         self.reader = CommandReader(conn.reader, self._continuation,
                                     line_limit=limits.line_length,
@@ -75,6 +79,14 @@ class Session:
     async def maybe_flush(self) -> None:
         if self._pending >= FLUSH_AT:
             await self.flush()
+
+    async def read_line(self) -> bytes:
+        """A client line inside a command (AUTHENTICATE responses), with autologout."""
+        timeout = self.runtime.config.limits.imap_autologout or None
+        try:
+            return await asyncio.wait_for(self.reader.readline(), timeout)
+        except TimeoutError:
+            raise Bye("Autologout; idle for too long") from None
 
     async def _continuation(self, line: bytes) -> None:
         self.send(line)
@@ -124,11 +136,13 @@ class Session:
             self.log.info("closing: %s", bye.text)
         except EOFError:
             pass
+        except asyncio.CancelledError:  # the daemon is stopping
+            self.untagged("BYE Server shutting down")
         finally:
             self.deselect()
             try:
-                await self.flush()
-            except (ConnectionError, OSError):
+                await asyncio.wait_for(self.flush(), 5)  # a stalled client cannot hold us
+            except (ConnectionError, OSError, TimeoutError):
                 pass
 
     async def one_command(self) -> bool:
@@ -188,6 +202,19 @@ class Session:
             else:
                 self.tagged(cmd.tag, reply.status, reply.text, reply.code)
             return
+        except (Bye, EOFError, ConnectionError, asyncio.CancelledError):
+            raise
+        except FramingError as exc:  # inside AUTHENTICATE or IDLE
+            raise Bye(str(exc)) from None
+        except StoreError as exc:
+            self.log.error("%s failed: %s", cmd.name, exc)
+            self.tagged(cmd.tag, "NO", "The mail store is unavailable, try again later",
+                        "UNAVAILABLE")
+            return
+        except Exception:  # noqa: BLE001 - one broken command must not end the session
+            self.log.exception("%s failed", cmd.name)
+            self.tagged(cmd.tag, "NO", "Internal server error", "SERVERBUG")
+            return
         finally:
             self.current = ""
         if self.state is State.LOGOUT:
@@ -228,9 +255,7 @@ class Session:
             self.deselect()
             raise Bye("The selected folder was deleted or renamed by another session")
         if expunges:
-            gone = {uid for uid, _ in changes.expunged}
-            for seq in box.remove(gone):
-                self.untagged(b"%d EXPUNGE" % seq)
+            self.report_expunged({uid for uid, _ in changes.expunged})
             box.exp_modseq = changes.highestmodseq
             box.exp_pending = False
         elif changes.highestmodseq > box.exp_modseq:
@@ -240,8 +265,9 @@ class Session:
                 continue
             seq = box.seq_of(uid)
             if seq:
-                self.untagged(b"%d FETCH (UID %d FLAGS %s)" % (
-                    seq, uid, flags_bytes(flags, keywords, uid in box.recent)))
+                mod = b" MODSEQ (%d)" % modseq if self.condstore else b""
+                self.untagged(b"%d FETCH (UID %d FLAGS %s%s)" % (
+                    seq, uid, flags_bytes(flags, keywords, uid in box.recent), mod))
         box.flag_modseq = max(box.flag_modseq, changes.highestmodseq)
         box.own_modseqs = {m for m in box.own_modseqs if m > box.flag_modseq}
         if changes.new_uids:
@@ -253,6 +279,21 @@ class Session:
             self.untagged(b"%d EXISTS" % len(box.uids))
             self.untagged(b"%d RECENT" % len(box.recent))
         box.known_uid = max(box.known_uid, changes.uidnext - 1)
+
+    def report_expunged(self, gone: set[int]) -> None:
+        """Drop expunged UIDs from the view and tell the client: EXPUNGE responses, or one
+        VANISHED response once QRESYNC is enabled."""
+        box = self.selected
+        if box is None or not gone:
+            return
+        removed = box.remove(gone)
+        if not removed:
+            return
+        if self.qresync:
+            self.untagged("VANISHED " + uid_set_text(sorted(uid for _, uid in removed)))
+        else:
+            for seq, _uid in removed:
+                self.untagged(b"%d EXPUNGE" % seq)
 
     # ------------------------------------------------------------------ helpers
 

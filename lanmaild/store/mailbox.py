@@ -497,9 +497,20 @@ class MailboxStore:
 
         return await self.db.read(job)
 
-    async def fetch_rows(self, folder_id: int, uids: list[int], cols: tuple[str, ...]
-                         ) -> list[tuple]:
-        """Rows (in UID order) for the given UIDs with ``cols`` from ``FETCH_COLUMNS``."""
+    async def vanished(self, folder_id: int, since_modseq: int) -> list[int]:
+        """UIDs expunged after ``since_modseq`` (QRESYNC VANISHED (EARLIER)), ascending."""
+
+        def job(conn) -> list[int]:
+            return [r[0] for r in conn.execute(
+                "SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid",
+                (folder_id, since_modseq))]
+
+        return await self.db.read(job)
+
+    async def fetch_rows(self, folder_id: int, uids: list[int], cols: tuple[str, ...],
+                         changedsince: int | None = None) -> list[tuple]:
+        """Rows (in UID order) for the given UIDs with ``cols`` from ``FETCH_COLUMNS``;
+        with ``changedsince`` only those whose modseq is higher (CONDSTORE)."""
         exprs = [FETCH_COLUMNS[c] for c in cols]
         joins = ""
         if any(e.startswith("b.") or "b.header_size" in e for e in exprs):
@@ -507,6 +518,8 @@ class MailboxStore:
         if any("r.raw" in e for e in exprs):
             joins += " JOIN blob_raw r ON r.blob_id = m.blob_id"
         select = f"SELECT {', '.join(exprs)} FROM message m{joins} WHERE m.folder_id = ?"
+        if changedsince is not None:
+            select += f" AND m.modseq > {int(changedsince)}"
         uid_pos = cols.index("uid") if "uid" in cols else None
 
         def job(conn) -> list[tuple]:
@@ -527,33 +540,40 @@ class MailboxStore:
         return await self.db.read(job)
 
     async def set_flags(self, folder_id: int, uids: list[int], mode: str, bits: int,
-                        keywords: list[str]
-                        ) -> tuple[int, list[tuple[int, int, str | None]], set[int]]:
-        """STORE: ``mode`` "" replaces, "+" adds, "-" removes. Returns (modseq of the
-        change or 0 if nothing changed, [(uid, flags, keywords)] for every UID found, the
-        UIDs whose flags changed)."""
+                        keywords: list[str], unchangedsince: int | None = None
+                        ) -> FlagChange:
+        """STORE: ``mode`` "" replaces, "+" adds, "-" removes. With ``unchangedsince``
+        (CONDSTORE) messages whose modseq is higher are left alone and listed in
+        ``modified``."""
 
-        def job(tx: Tx):
+        def job(tx: Tx) -> FlagChange:
             rows = tx.execute(
-                "SELECT uid, flags, keywords FROM message WHERE folder_id = ?"
+                "SELECT uid, flags, keywords, modseq FROM message WHERE folder_id = ?"
                 " AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
                 (folder_id, json.dumps(uids))).fetchall()
-            result, changed = [], []
-            for uid, flags, kw in rows:
+            out = FlagChange()
+            changed = []
+            for uid, flags, kw, modseq in rows:
+                if unchangedsince is not None and modseq > unchangedsince:
+                    out.modified.append(uid)
+                    continue
                 nflags, nkw = _apply_flags(flags, kw, mode, bits, keywords)
-                result.append((uid, nflags, nkw))
                 if nflags != flags or nkw != kw:
                     changed.append((nflags, nkw, uid))
-            modseq = 0
+                else:
+                    out.rows.append((uid, nflags, nkw, modseq))
             if changed:
-                modseq = tx.execute(
+                out.modseq = tx.execute(
                     "UPDATE folder SET highestmodseq = highestmodseq + 1 WHERE id = ?"
                     " RETURNING highestmodseq", (folder_id,)).fetchone()[0]
                 tx.conn.executemany(
                     "UPDATE message SET flags = ?, keywords = ?, modseq = ? WHERE folder_id = ?"
-                    " AND uid = ?", [(f, k, modseq, folder_id, u) for f, k, u in changed])
+                    " AND uid = ?", [(f, k, out.modseq, folder_id, u) for f, k, u in changed])
+                out.changed = {u for _f, _k, u in changed}
+                out.rows.extend((u, f, k, out.modseq) for f, k, u in changed)
+                out.rows.sort()
                 tx.after_commit(lambda: self.notify.changed(folder_id))
-            return modseq, result, {c[2] for c in changed}
+            return out
 
         return await self.db.write(job)
 
@@ -612,23 +632,27 @@ class MailboxStore:
 
         return await self.db.write(job)
 
-    async def search(self, folder_id: int, max_uid: int, program: tuple) -> list[int]:
-        """UIDs (ascending, at most ``max_uid``) matching a search program (see
-        ``compile_search``)."""
-        params: list = []
-        functions: dict = {}
-        where = compile_search(program, params, functions)
-        needs_raw = "r.raw" in where
-        sql = ("SELECT m.uid FROM message m JOIN blob b ON b.id = m.blob_id"
-               + (" JOIN blob_raw r ON r.blob_id = m.blob_id" if needs_raw else "")
-               + f" WHERE m.folder_id = ? AND m.uid <= ? AND ({where}) ORDER BY m.uid")
+    async def search(self, folder_id: int, max_uid: int, program: tuple
+                     ) -> list[tuple[int, int]]:
+        """(uid, modseq) of the messages (ascending, UID at most ``max_uid``) matching a
+        search program (see ``compile_search``)."""
 
         def job(conn) -> list[int]:
+            params: list = []
+            functions: dict = {}
+            size = conn.execute("SELECT messages FROM folder WHERE id = ?",
+                                (folder_id,)).fetchone()
+            text = _TextPlanner(conn, size[0] if size else 0)
+            where = compile_search(program, params, functions, text)
+            needs_raw = "r.raw" in where
+            sql = ("SELECT m.uid, m.modseq FROM message m JOIN blob b ON b.id = m.blob_id"
+                   + (" JOIN blob_raw r ON r.blob_id = m.blob_id" if needs_raw else "")
+                   + f" WHERE m.folder_id = ? AND m.uid <= ? AND ({where}) ORDER BY m.uid")
             conn.create_function("imap_contains", 2, _contains, deterministic=True)
             conn.create_function("imap_header", 3, _header_contains, deterministic=True)
             for fname, fn in functions.items():
                 conn.create_function(fname, 1, fn, deterministic=True)
-            return [r[0] for r in conn.execute(sql, (folder_id, max_uid, *params))]
+            return conn.execute(sql, (folder_id, max_uid, *params)).fetchall()
 
         return await self.db.read(job)
 
@@ -779,6 +803,18 @@ class MailboxStore:
     # ========================================================== end of POP3 maildrop
 
 
+@dataclass
+class FlagChange:
+    """What ``set_flags`` did: the new modseq (0: nothing changed), (uid, flags, keywords,
+    modseq) of every message it looked at, the UIDs it changed and those it skipped
+    because of UNCHANGEDSINCE."""
+
+    modseq: int = 0
+    rows: list = field(default_factory=list)
+    changed: set = field(default_factory=set)
+    modified: list = field(default_factory=list)
+
+
 class FolderExists(Exception):
     """CREATE/RENAME onto a name that is taken."""
 
@@ -882,33 +918,62 @@ def _header_contains(header: bytes | None, name: str, needle: str) -> int:
     return 0
 
 
-def _text_match(column: str | None, text: str, params: list) -> str:
-    """FTS5 trigram: indexed substring match for 3+ characters, a scan for shorter ones."""
-    if len(text) >= 3:
-        phrase = '"' + text.replace('"', '""') + '"'
-        params.append(f"{column} : {phrase}" if column else phrase)
-        return "b.id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
-    cols = [column] if column else ["hdr", "body"]
-    conds = " OR ".join(f"imap_contains({c}, ?)" for c in cols)
-    params.extend([text.casefold()] * len(cols))
-    return f"b.id IN (SELECT rowid FROM blob_text WHERE {conds})"
+class _TextPlanner:
+    """TEXT/BODY: the FTS5 trigram index when the string is selective, a scan otherwise.
+
+    The index answers rare strings in milliseconds, but a string found in most messages
+    (of every folder the index covers) costs far more through it than reading this
+    folder's text once. A capped probe of the index decides; strings under three
+    characters (below the trigram size) are always scanned.
+    """
+
+    def __init__(self, conn, folder_size: int) -> None:
+        self.conn = conn
+        self.cap = min(max(folder_size // 4, 50), 500)
+
+    def selective(self, query: str) -> bool:
+        if self.conn is None:
+            return True
+        n = self.conn.execute(
+            "SELECT count(*) FROM (SELECT rowid FROM blob_text WHERE blob_text MATCH ?"
+            " LIMIT ?)", (query, self.cap + 1)).fetchone()[0]
+        return n <= self.cap
+
+    def sql(self, column: str | None, text: str, params: list) -> str:
+        if len(text) >= 3:
+            phrase = '"' + text.replace('"', '""') + '"'
+            query = f"{column} : {phrase}" if column else phrase
+            if self.selective(query):
+                params.append(query)
+                return "b.id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
+        cols = [column] if column else ["hdr", "body"]
+        if text.isascii():
+            conds = " OR ".join(f"t.{c} LIKE ? ESCAPE '\\'" for c in cols)
+            params.extend([_like_pattern(text)] * len(cols))
+        else:
+            conds = " OR ".join(f"imap_contains(t.{c}, ?)" for c in cols)
+            params.extend([text.casefold()] * len(cols))
+        return f"EXISTS (SELECT 1 FROM blob_text t WHERE t.rowid = b.id AND ({conds}))"
 
 
-def compile_search(node: tuple, params: list, functions: dict) -> str:
+def compile_search(node: tuple, params: list, functions: dict,
+                   text: _TextPlanner | None = None) -> str:
+    if text is None:
+        text = _TextPlanner(None, 0)
     kind = node[0]
     if kind == "ALL":
         return "1"
     if kind == "NONE":
         return "0"
     if kind == "AND":
-        parts = [compile_search(n, params, functions) for n in node[1]]
+        parts = [compile_search(n, params, functions, text) for n in node[1]]
         return " AND ".join(f"({p})" for p in parts) if parts else "1"
     if kind == "OR":
-        a = compile_search(node[1], params, functions)
-        b = compile_search(node[2], params, functions)
+        a = compile_search(node[1], params, functions, text)
+        b = compile_search(node[2], params, functions, text)
         return f"({a}) OR ({b})"
     if kind == "NOT":
-        return f"NOT ({compile_search(node[1], params, functions)})"
+        return f"NOT ({compile_search(node[1], params, functions, text)})"
     if kind == "FLAG":
         _, bit, present = node
         params.append(int(bit))
@@ -951,9 +1016,12 @@ def compile_search(node: tuple, params: list, functions: dict) -> str:
         params.extend((name, text.casefold()))
         return "imap_header(substr(r.raw, 1, b.header_size), ?, ?)"
     if kind == "TEXT":
-        return _text_match(None, node[1], params)
+        return text.sql(None, node[1], params)
     if kind == "BODY":
-        return _text_match("body", node[1], params)
+        return text.sql("body", node[1], params)
+    if kind == "MODSEQ":
+        params.append(node[1])
+        return "m.modseq >= ?"
     if kind == "SIZE":
         params.append(node[2])
         return f"m.size {'<' if node[1] == '<' else '>'} ?"

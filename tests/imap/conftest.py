@@ -26,6 +26,8 @@ POOL = 150
 
 
 class ImapDaemon(shared.Daemon):
+    """``extra`` adds keys to [limits]; plain-text log-in only from 127.0.0.1."""
+
     def main_toml(self, extra: str = "") -> str:
         listen = "\n".join(f'{name} = ["127.0.0.1:{port}"]'
                            for name, port in self.ports.items())
@@ -41,6 +43,7 @@ class ImapDaemon(shared.Daemon):
             f"[limits]\nmessage_size = {MESSAGE_SIZE}\nconnections_per_ip = 200\n"
             "line_length = 8192\nauth_failures_per_ip = 1000\n"
             "auth_failures_per_account = 1000\n"
+            f"{extra}"  # more [limits] keys
         )
 
 
@@ -120,3 +123,23 @@ def raw(imapd):
     yield make
     for c in made:
         c.close()
+
+
+@pytest.fixture(scope="module")
+def imapd_factory(tmp_path_factory, tls_files):
+    """Extra daemons with other limits: ``imapd_factory("imap_autologout = 2\\n")``;
+    each has the account ``sam``."""
+    made: list[ImapDaemon] = []
+
+    def make(limits: str = "") -> ImapDaemon:
+        d = ImapDaemon(tmp_path_factory.mktemp("imapd-extra"), tls_files, limits)
+        path = d.conf / "accounts" / "sam.toml"
+        path.write_text(f'password = "{hash_password(PASSWORD)}"\n')
+        path.chmod(0o600)
+        made.append(d)
+        d.start()
+        return d
+
+    yield make
+    for d in made:
+        d.stop()

@@ -22,10 +22,10 @@ def test_capability_before_and_after_login(connect, user):
     before = caps(c)
     assert {"IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "NAMESPACE", "ID",
             "UNSELECT", "ENABLE", "SASL-IR", "CHILDREN", "LITERAL+", "STARTTLS",
-            "AUTH=PLAIN", "AUTH=LOGIN"} <= before
+            "AUTH=PLAIN", "AUTH=LOGIN", "CONDSTORE", "QRESYNC"} <= before
     assert "LOGINDISABLED" not in before
     # Only what is implemented.
-    assert not before & {"CONDSTORE", "QRESYNC", "COMPRESS=DEFLATE", "UTF8=ACCEPT", "QUOTA"}
+    assert not before & {"COMPRESS=DEFLATE", "UTF8=ACCEPT", "QUOTA", "BINARY", "ESEARCH"}
     c.login(user, PASSWORD)
     after = caps(c)
     assert "STARTTLS" not in after and not any(x.startswith("AUTH=") for x in after)
@@ -156,8 +156,9 @@ def test_id_and_enable(connect, user, raw):
     assert c.cmd("a2 ID NIL")[-1].startswith(b"a2 OK")
     assert c.cmd("a3 ENABLE CONDSTORE")[-1].startswith(b"a3 BAD")  # not authenticated
     c.cmd(f"a4 LOGIN {user} {PASSWORD}")
-    lines = c.cmd("a5 ENABLE CONDSTORE X-UNKNOWN")
-    assert lines[0] == b"* ENABLED" and lines[-1].startswith(b"a5 OK")
+    lines = c.cmd("a5 ENABLE X-UNKNOWN CONDSTORE")
+    assert lines[0] == b"* ENABLED CONDSTORE" and lines[-1].startswith(b"a5 OK")
+    assert c.cmd("a6 ENABLE CONDSTORE")[0] == b"* ENABLED"  # already on
 
 
 @pytest.mark.parametrize("size", [9000, 70000])  # over line_length; over the stream buffer

@@ -79,18 +79,20 @@ def test_seqset_invalid(bad):
 def test_fetch_attributes_and_macros():
     cmd = parse(b"a1 FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100> "
                 b"BODY[1.2.MIME] RFC822.SIZE BODYSTRUCTURE)")
-    seqs, atts = cmd.args
+    seqs, fargs = cmd.args
+    atts = fargs.atts
+    assert fargs.changedsince is None and not fargs.vanished
     assert [a.name for a in atts] == ["UID", "FLAGS", "BODY[]", "BODY[]", "RFC822.SIZE",
                                       "BODYSTRUCTURE"]
     assert atts[2].peek and atts[2].partial == (0, 100)
     assert atts[2].response_name() == "BODY[HEADER.FIELDS (FROM TO)]<0>"
     assert atts[3].response_name() == "BODY[1.2.MIME]"
-    assert [a.name for a in parse(b"a FETCH 1 FAST").args[1]] == [
+    assert [a.name for a in parse(b"a FETCH 1 FAST").args[1].atts] == [
         "FLAGS", "INTERNALDATE", "RFC822.SIZE"]
-    assert [a.name for a in parse(b"a UID FETCH 1 ALL").args[1]] == [
+    assert [a.name for a in parse(b"a UID FETCH 1 ALL").args[1].atts] == [
         "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"]
-    assert parse(b"a FETCH 1 FULL").args[1][-1].name == "BODY"
-    assert parse(b"a FETCH 1 BODY[]").args[1][0].section.spec() == ""
+    assert parse(b"a FETCH 1 FULL").args[1].atts[-1].name == "BODY"
+    assert parse(b"a FETCH 1 BODY[]").args[1].atts[0].section.spec() == ""
 
 
 @pytest.mark.parametrize("bad", [
@@ -104,6 +106,14 @@ def test_syntax_errors_are_tagged(bad):
     with pytest.raises(ParseError) as err:
         parse(bad)
     assert err.value.tag == b"a"
+
+
+def test_search_program_bounds():
+    with pytest.raises(ParseError, match="too long"):
+        parse(b"a SEARCH " + b" ".join([b"SEEN"] * 400))
+    with pytest.raises(ParseError, match="deeply"):
+        parse(b"a SEARCH " + b"NOT " * 100 + b"SEEN")
+    assert parse(b"a SEARCH " + b" ".join([b"OR SEEN DRAFT"] * 90))
 
 
 def test_bad_tag():
@@ -142,9 +152,34 @@ def test_store_and_append():
     assert app.message == b"abc"
 
 
+def test_condstore_syntax():
+    assert parse(b"a SELECT INBOX (CONDSTORE)").args == ("INBOX", True, None)
+    assert parse(b"a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)").args[1].changedsince == 12345
+    fargs = parse(b"a UID FETCH 1:* FLAGS (VANISHED CHANGEDSINCE 5)").args[1]
+    assert fargs.vanished and fargs.changedsince == 5
+    assert parse(b"a FETCH 1 MODSEQ").args[1].atts[0].name == "MODSEQ"
+    _, _, q = parse(b"a SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541 "
+                    b"(1,3,5 41,43,45)))").args
+    assert (q.uidvalidity, q.modseq) == (67890007, 20050715194045000)
+    assert q.known_uids.ranges(1000) == [(41, 41), (43, 211), (214, 541)]
+    assert q.seq_match[1].ranges(100) == [(41, 41), (43, 43), (45, 45)]
+    _, _, q = parse(b"a SELECT INBOX (QRESYNC (1 2))").args
+    assert q.known_uids is None and q.seq_match is None
+    _, store = parse(b"a STORE 1:* (UNCHANGEDSINCE 0) +FLAGS.SILENT (\\Seen)").args
+    assert store.unchangedsince == 0 and store.silent
+    assert parse(b'a SEARCH MODSEQ "/flags/\\\\draft" all 620162338').args[1] == (
+        "AND", [("MODSEQ", 620162338)])
+    assert parse(b"a STATUS INBOX (HIGHESTMODSEQ)").args[1] == ["HIGHESTMODSEQ"]
+    for bad in (b"a SELECT INBOX (QRESYNC)", b"a FETCH 1 FLAGS (CHANGEDSINCE x)",
+                b"a SELECT INBOX (QRESYNC (1 0))", b"a FETCH 1 FLAGS (VANISHED)",
+                b"a STORE 1 (UNCHANGEDSINCE) +FLAGS x", b"a SEARCH MODSEQ \"/flags/x\" a 1"):
+        with pytest.raises(ParseError):
+            parse(bad)
+
+
 def test_mailbox_names():
-    assert parse(b"a SELECT inbox").args == ("INBOX",)
-    assert parse(b"a SELECT Inbox.Entw&APw-rfe").args == ("INBOX.Entwürfe",)
+    assert parse(b"a SELECT inbox").args == ("INBOX", False, None)
+    assert parse(b"a SELECT Inbox.Entw&APw-rfe").args == ("INBOX.Entwürfe", False, None)
     assert parse(b'a LIST "" "INBOX.%"').args == ("", "INBOX.%")
     assert parse(b"a STATUS INBOX (MESSAGES UIDNEXT)").args == ("INBOX", ["MESSAGES", "UIDNEXT"])
     assert parse(b'a ID ("name" "mutt" "version" NIL)').args == (
@@ -196,3 +231,21 @@ def test_framing_line_too_long():
     with pytest.raises(FramingError) as err:
         frame(b"a NOOP " + b"x" * 2000 + b"\r\n", line_limit=1000)
     assert err.value.fatal
+
+
+# ---------------------------------------------------------------- robustness
+
+_WORDS = st.sampled_from([
+    b"FETCH", b"UID", b"STORE", b"SEARCH", b"APPEND", b"LIST", b"SELECT", b"BODY[", b"]",
+    b"(", b")", b"{3}", b"\"", b"\\", b"*", b"%", b"1:*", b"+FLAGS", b"OR", b"NOT", b"<1.2>",
+    b"HEADER.FIELDS", b" ", b"\x00", b"\xff", b"INBOX", b"&", b"-", b"CHARSET", b"NIL"])
+
+
+@given(st.lists(_WORDS, max_size=25), st.binary(max_size=20))
+def test_parser_never_crashes(words, tail):
+    text = b"a1 " + b"".join(words) + tail
+    literals = {i: b"abc" for i in range(len(text)) if text[i:i + 3] == b"{3}"}
+    try:
+        parse(text, literals)
+    except ParseError as exc:
+        assert exc.tag in (b"a1", None)

@@ -125,3 +125,9 @@ def test_search_errors(shared_box):
 def test_search_empty_result(shared_box):
     typ, data = shared_box.search(None, "SUBJECT nothing-like-this")
     assert typ == "OK" and data == [b""]
+
+
+def test_search_largest_program(shared_box):
+    criteria = " ".join(["OR SEEN NOT DRAFT"] * 40 + ["NOT (OR TEXT qq BODY numbers)"] * 20)
+    typ, data = shared_box.search(None, criteria)  # 260 keys, just under the bound
+    assert typ == "OK" and ids(data) == [2, 3]

@@ -787,6 +787,18 @@ class MailboxStore:
 
         return await self.db.read(job)
 
+    async def pop3_read_whole(self, folder_id: int, uids: list[int]) -> dict[int, bytes]:
+        """Whole raw messages for several (small) UIDs in one hop: the read-ahead that
+        keeps a client doing RETR 1..n from waiting a thread hop per message."""
+
+        def job(conn) -> dict[int, bytes]:
+            marks = ",".join("?" * len(uids))
+            return dict(conn.execute(
+                "SELECT m.uid, r.raw FROM message m JOIN blob_raw r ON r.blob_id = m.blob_id"
+                f" WHERE m.folder_id = ? AND m.uid IN ({marks})", (folder_id, *uids)))
+
+        return await self.db.read(job)
+
     async def pop3_delete(self, folder_id: int, uids: list[int]) -> int:
         """Remove messages (POP3 UPDATE state) in one transaction; durable on return.
         Messages already gone (expunged over IMAP meanwhile) are skipped."""

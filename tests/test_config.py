@@ -197,3 +197,10 @@ def test_shipped_conf_d_is_valid() -> None:
     cfg = load_config(Path(__file__).resolve().parents[1] / "conf.d")
     assert all(h == "127.0.0.1" and p > 1024 for addrs in vars(cfg.listen).values()
                for h, p in addrs)
+
+
+def test_implicit_tls_listener_needs_certificate(conf: Path) -> None:
+    (conf / "lanmaild.toml").write_text(MAIN + 'imaps = ["127.0.0.1:2993"]\n')
+    msg = error(conf)
+    assert msg.startswith(f"{conf / 'lanmaild.toml'}:9: key 'listen.imaps':")
+    assert "implicit TLS needs a certificate" in msg

@@ -42,6 +42,8 @@ ADDRESS_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1
 
 SMS_RE = re.compile(r"^\+?[0-9][0-9 ()/.-]{2,30}$")
 
+IMPLICIT_TLS_SERVICES = ("smtps", "pop3s", "imaps")
+
 SectionValidator = Callable[[Path, str, Any], Any]
 Overlay = dict[Path, "str | None"]
 _account_sections: dict[str, SectionValidator] = {}
@@ -430,6 +432,11 @@ def load_config(config_dir: Path | str, overlay: Overlay | None = None) -> Confi
     server = _server(main, text, data, base)
     listen = _listen(main, text, data)
     tls = _tls(main, text, data, base)
+    for service in IMPLICIT_TLS_SERVICES:
+        if getattr(listen, service) and not tls.enabled:
+            raise _error(main, text, "listen", service,
+                         "implicit TLS needs a certificate: set [tls] cert and key, "
+                         "or leave this list empty")
     limits = _limits(main, text, data)
     accounts = _load_dir(base / "accounts", load_account, overlay)
     groups = _load_dir(base / "groups", load_group, overlay)

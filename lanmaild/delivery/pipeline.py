@@ -124,14 +124,15 @@ def stages() -> list[tuple[str, Stage]]:
 _STAGES: list[tuple[str, Stage]] | None = None
 
 
-def run(ctx: Context, mail: Mail) -> Mail:
-    """Run every stage in order; afterwards bounces for the failures are made."""
+def run(ctx: Context, mail: Mail, bounce: bool = True) -> Mail:
+    """Run every stage in order; afterwards bounces for the failures are made (unless
+    ``bounce`` is false: the caller looks at ``mail.failures`` itself)."""
     global _STAGES
     if _STAGES is None:
         _STAGES = stages()
     for _name, stage in _STAGES:
         stage(ctx, mail)
-    if mail.failures:
+    if mail.failures and bounce:
         from . import dsn
 
         dsn.bounce(ctx, mail)

@@ -8,7 +8,19 @@ its recipients are still waiting, so a message is never delivered twice, even if
 entry were deleted or handed over meanwhile. A crash before the commit leaves the
 recipients ``incoming``: the restart delivers them (exactly once).
 
-Messages just accepted by SMTP are handed over in memory (raw bytes + parse result), so
+Accept and deliver in ONE commit (``QueueWorker.accept``, used by the SMTP handler): the
+pipeline has no side effects (stages only fill in the ``Mail``), so it can run in memory
+before anything is stored. When its result is purely local (mailbox copies, archive
+entries, forwarded copies as new queue entries; no failure, no recipient for the outgoing
+transport, no email-command action) the blob and all of that are one write job
+(``_direct_tx``) and no queue row is written for the message at all. Durability: the
+caller answers 250 only after that job's commit (fsync) returned, exactly as for a queue
+insert, so a crash before the commit leaves nothing and the client retries; after it the
+mail is in the mailbox. Idempotence: there is no queue row the worker could pick up again,
+so it cannot be delivered twice. Any other result, a pipeline exception, or a failing
+``_direct_tx`` (rolled back alone to its savepoint) falls back to the queue path below.
+
+Messages queued by SMTP are handed over in memory (raw bytes + parse result), so
 the common path neither re-reads nor re-parses them; after a restart they come from the
 store. A message whose pipeline run fails is ``deferred`` and retried with back-off; after
 ``MAX_ATTEMPTS`` it is bounced.
@@ -22,8 +34,9 @@ import time
 from collections import Counter
 
 from ..mime import parse_message
+from ..store import StoreError
 from ..store.archive import add_entry_tx
-from ..store.mailbox import folder_id_tx, insert_message_tx
+from ..store.mailbox import folder_id_tx, insert_message_tx, store_blob_tx
 from ..store.queue import (
     QueuedMessage,
     defer_rcpts_tx,
@@ -81,6 +94,37 @@ def _commit_tx(tx, mail: Mail, qm: QueuedMessage, notify) -> int:
     return len(mail.deliveries)
 
 
+_FOLDER_ID = ("SELECT f.id FROM folder f JOIN account a ON a.id = f.account_id"
+              " WHERE a.name = ? AND f.name = ?")
+
+
+def _folder_id_tx(tx, account: str, folder: str) -> int:
+    """``folder_id_tx`` in one statement for the common case (account and folder exist)."""
+    name = "INBOX" if folder.upper() == "INBOX" else folder
+    row = tx.execute(_FOLDER_ID, (account, name)).fetchone()
+    return row[0] if row else folder_id_tx(tx, account, folder)
+
+
+def _direct_tx(tx, mail: Mail, rcpts: list[str], notify) -> int:
+    """Accept AND deliver in one job (the fast path of ``QueueWorker.accept``): the blob,
+    its mailbox copies, archive entries and new queue entries (forwarded copies) commit
+    together, and no queue row is written for the message itself. Returns the blob id."""
+    blob_id = store_blob_tx(tx, mail.raw, mail.parsed)
+    size = len(mail.raw)
+    changed: list[int] = []
+    for account, folder, flags in mail.deliveries:
+        folder_id = _folder_id_tx(tx, account, folder)
+        insert_message_tx(tx, folder_id, blob_id, size, flags)
+        changed.append(folder_id)
+    for account, direction in mail.archive:
+        add_entry_tx(tx, account, direction, mail.raw, mail.parsed, mail.sender, rcpts)
+    for new in mail.new_mail:
+        enqueue_tx(tx, new.raw, new.parsed, new.sender, new.recipients, new.source)
+    if changed:
+        tx.after_commit(lambda: [notify.changed(f) for f in changed])
+    return blob_id
+
+
 def _defer_tx(tx, qm: QueuedMessage, error: str) -> None:
     now = int(time.time())
     defer_rcpts_tx(tx, [(rid, now + retry_delay(attempts), error)
@@ -96,6 +140,73 @@ class QueueWorker:
         self._inflight: set[int] = set()
         self._task: asyncio.Task | None = None
         self.stats: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ acceptance
+
+    async def accept(self, raw: bytes, parsed, sender: str, recipients: list[str],
+                     source: str, *, auth_account: str | None = None,
+                     client_ip: str | None = None, trusted: bool = False) -> str:
+        """Durably accept a message (returns only after the commit) and, when the pipeline
+        result is purely local, deliver it in that same commit.
+
+        Returns the id to name in the reply: ``D<blob id>`` when it was delivered at once,
+        the queue id (as text) when it was queued for the worker. ``StoreError`` means
+        nothing was stored.
+        """
+        mail = self._plan_direct(raw, parsed, sender, recipients, source, auth_account,
+                                 client_ip, trusted)
+        store = self.runtime.store
+        if mail is not None:
+            try:
+                blob_id = await store.db.write(_direct_tx, mail, recipients, store.notify)
+            except StoreError:
+                raise
+            except Exception:  # noqa: BLE001 - rolled back alone: queue it instead
+                log.exception("direct delivery failed, queueing the message instead")
+            else:
+                self.stats["messages"] += 1
+                self.stats["copies"] += len(mail.deliveries)
+                if any(state == "incoming" for new in mail.new_mail
+                       for _addr, state in new.recipients):
+                    self._wake.set()
+                return f"D{blob_id}"
+        qid = await store.queue.enqueue(raw, parsed, sender,
+                                        [(r, "incoming") for r in recipients], source,
+                                        auth_account=auth_account, client_ip=client_ip,
+                                        trusted=trusted)
+        self.accepted(qid, raw, parsed)
+        return str(qid)
+
+    def _plan_direct(self, raw: bytes, parsed, sender: str, recipients: list[str],
+                     source: str, auth_account: str | None, client_ip: str | None,
+                     trusted: bool) -> Mail | None:
+        """Run the pipeline in memory before anything is stored. The result qualifies for
+        the one-commit path only if it is purely local: at least one mailbox copy, no
+        failure (a DSN names a queue id), no recipient left for the outgoing transport
+        (its queue row would be needed) and no side effect outside the store (an email
+        command's action). Anything else returns None and takes the queue."""
+        cfg = self.runtime.config
+        mail = Mail(queue_id=0, blob_id=None, raw=raw, parsed=parsed, sender=sender,
+                    source=source, auth_account=auth_account, trusted=trusted,
+                    client_ip=client_ip)
+        if auth_account:
+            mail.sender_account = auth_account
+        elif trusted:
+            mail.sender_account = sender_account(cfg, sender)
+        try:
+            for i, address in enumerate(recipients):
+                r = resolve(cfg, address)
+                mail.targets.append(Target(address, i, r.kind, r.name, r.address))
+            pipeline.run(Context(self.runtime, cfg), mail, bounce=False)
+            if mail.actions or mail.failures or mail.outbound or not mail.deliveries:
+                return None
+            for new in mail.new_mail:
+                if new.parsed is None:
+                    new.parsed = parse_message(new.raw)
+        except Exception:  # noqa: BLE001 - the queue path retries and defers properly
+            log.exception("pipeline failed before queueing; the queue worker retries")
+            return None
+        return mail
 
     # ------------------------------------------------------------------ hand-over
 

@@ -9,9 +9,13 @@ forwarding address`` for a non-local recipient.
 
 DATA: the content is checked (NUL, bare CR/LF, 8-bit header without SMTPUTF8, hop count),
 a Received: header is prepended (plus Message-ID and Date on submission when missing),
-the message is parsed once and ONE store write stores the blob, the queue entry and its
-recipients. 250 is sent only after that write returned: committed and fsynced (group
-commit batches concurrent sessions into one fsync). A crash before that leaves nothing.
+the message is parsed once and handed to the delivery worker's ``accept``: ONE store write
+stores the blob and either delivers it at once (the pipeline result is purely local: the
+mailbox copies are in that same commit, see ``delivery.worker``) or queues it with its
+recipients for the worker. 250 is sent only after that write returned: committed and
+fsynced (group commit batches concurrent sessions into one fsync). A crash before that
+leaves nothing; the reply names ``D<blob id>`` for a message delivered at once, else the
+queue id.
 """
 
 from __future__ import annotations
@@ -178,21 +182,25 @@ class PolicyHandler:
         raw = prefix + content
         parsed = parse_message(raw)
         sender = _sender(envelope)
-        rcpts = [(r, "incoming") for r in envelope.rcpt_tos]
+        auth_account = account.key if account is not None and session.authenticated else None
+        trusted = self._trusted(server)
         try:
-            qid = await self.runtime.store.queue.enqueue(
-                raw, parsed, sender, rcpts, self.service,
-                auth_account=account.key if account is not None and session.authenticated
-                else None, client_ip=server.peer_ip,
-                trusted=self._trusted(server))
+            worker = self.runtime.services.get("delivery")
+            if worker is not None:
+                qid = await worker.accept(raw, parsed, sender, envelope.rcpt_tos,
+                                          self.service, auth_account=auth_account,
+                                          client_ip=server.peer_ip, trusted=trusted)
+            else:
+                qid = await self.runtime.store.queue.enqueue(
+                    raw, parsed, sender, [(r, "incoming") for r in envelope.rcpt_tos],
+                    self.service, auth_account=auth_account, client_ip=server.peer_ip,
+                    trusted=trusted)
         except StoreError as exc:
             log.error("%s[%s] could not store a message: %s", self.service, server.peer_ip, exc)
             return "451 4.3.0 Temporary failure storing the message, try again later"
-        worker = self.runtime.services.get("delivery")
-        if worker is not None:
-            worker.accepted(qid, raw, parsed)
-        log.info("%s[%s] queued %d: from=<%s> rcpts=%d size=%d", self.service, server.peer_ip,
-                 qid, _printable(sender), len(rcpts), len(raw))
+        log.info("%s[%s] %s %s: from=<%s> rcpts=%d size=%d", self.service, server.peer_ip,
+                 "delivered" if str(qid).startswith("D") else "queued", qid,
+                 _printable(sender), len(envelope.rcpt_tos), len(raw))
         return f"250 2.0.0 Ok: queued as {qid}"
 
     def _trace(self, server, session, envelope) -> bytes:

@@ -8,19 +8,13 @@ Plain-text log-in is allowed from 127.0.0.1 only; clients that connect from 127.
 from __future__ import annotations
 
 import imaplib
-import importlib.util
 import itertools
-from pathlib import Path
 
+import lmtest as shared
 import pytest
 from imaphelp import MESSAGE_SIZE, PASSWORD, Client, RawClient
 
 from lanmaild.auth.passwords import hash_password
-
-_spec = importlib.util.spec_from_file_location(
-    "lanmail_shared_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
-shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shared)
 
 POOL = 150
 

@@ -117,7 +117,7 @@ def raw_messages(daemon, account: str, folder: str = "INBOX") -> list[bytes]:
 
 def module_daemon(tmp_path_factory, tls_files, accounts: dict, extra_toml: str = ""):
     """A daemon shared by the tests of one module (start-up costs a second or more)."""
-    from conftest import Daemon
+    from lmtest import Daemon
 
     d = Daemon(tmp_path_factory.mktemp("d"), tls_files, extra_toml)
     for name, keys in accounts.items():

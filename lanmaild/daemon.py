@@ -30,6 +30,7 @@ SERVICES = (
     "lanmaild.smtp",
     "lanmaild.imap",
     "lanmaild.pop3",
+    "lanmaild.indexer",
 )
 LOCK_FILE = "lanmaild.lock"
 

@@ -23,6 +23,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,14 +91,24 @@ class Database:
         self._reader_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="store-reader")
         self._closed = False
+        self._last_write = 0.0
         self._writer.start()
+
+    def idle_for(self) -> float:
+        """Seconds since the last foreground write was asked for."""
+        return time.monotonic() - self._last_write
 
     # ------------------------------------------------------------------ writes
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(tx, *args)`` in the next group-committed transaction; durable on return."""
+    async def write(self, fn: Callable[..., T], *args: Any, background: bool = False) -> T:
+        """Run ``fn(tx, *args)`` in the next group-committed transaction; durable on return.
+
+        ``background`` marks housekeeping (the text indexer) that should not count as
+        activity for ``idle_for``."""
         if self._closed:
             raise StoreError("store is closed")
+        if not background:
+            self._last_write = time.monotonic()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         self._jobs.put((fn, args, loop, fut))

@@ -92,7 +92,18 @@ CREATE TABLE expunged (
     PRIMARY KEY (folder_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
-CREATE VIRTUAL TABLE blob_text USING fts5(hdr, body, tokenize = 'trigram');
+CREATE TABLE blob_search (
+    blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,
+    hdr TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE blob_text USING fts5(hdr, body, tokenize = 'trigram',
+    content = 'blob_search', content_rowid = 'blob_id');
+CREATE TABLE text_index_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_upto INTEGER NOT NULL
+);
+INSERT INTO text_index_state (id, indexed_upto) VALUES (1, 0);
 CREATE TRIGGER message_ins AFTER INSERT ON message BEGIN
     UPDATE folder SET messages = messages + 1, size = size + NEW.size,
         unseen = unseen + ((NEW.flags & 1) = 0) WHERE id = NEW.folder_id;
@@ -107,8 +118,10 @@ CREATE TRIGGER message_del AFTER DELETE ON message BEGIN
     UPDATE blob SET refs = refs - 1 WHERE id = OLD.blob_id;
     DELETE FROM blob WHERE id = OLD.blob_id AND refs <= 0;
 END;
-CREATE TRIGGER blob_del AFTER DELETE ON blob BEGIN
-    DELETE FROM blob_text WHERE rowid = OLD.id;
+CREATE TRIGGER blob_search_del BEFORE DELETE ON blob_search
+WHEN OLD.blob_id <= (SELECT indexed_upto FROM text_index_state) BEGIN
+    INSERT INTO blob_text (blob_text, rowid, hdr, body)
+        VALUES ('delete', OLD.blob_id, OLD.hdr, OLD.body);
 END;
 CREATE TRIGGER message_seen AFTER UPDATE OF flags ON message
 WHEN (OLD.flags & 1) != (NEW.flags & 1) BEGIN
@@ -254,11 +267,15 @@ def _clean(text: str) -> str:
 
 
 def index_text_tx(tx: Tx, blob_id: int, raw: bytes, parsed) -> None:
-    """Full-text index (FTS5 trigram: case-insensitive substrings) for IMAP SEARCH TEXT/BODY.
+    """Keep the searchable text for IMAP SEARCH TEXT/BODY (``blob_search``).
 
     ``hdr`` is the header as sent plus the decoded subject and addresses (so encoded words
-    are found), ``body`` the decoded text parts (``parsed.search_text``). It costs about as
-    much as the blob insert itself, so it is done in the delivery transaction.
+    are found), ``body`` the decoded text parts (``parsed.search_text``). Only the plain
+    text is written here; the FTS5 trigram index over it (case-insensitive substrings)
+    costs ten times as much as the blob insert, so it is built after delivery, in small
+    batches while the server is idle (``index_text_batch_tx``, driven by
+    ``lanmaild.indexer``). SEARCH answers rows above ``indexed_upto`` by scanning their
+    text, so results never depend on how far the indexer has come.
     """
     header = raw[:parsed.header_size].decode("utf-8", "replace")
     decoded = " ".join(v for v in (parsed.subject, parsed.from_, parsed.to, parsed.cc,
@@ -269,8 +286,25 @@ def index_text_tx(tx: Tx, blob_id: int, raw: bytes, parsed) -> None:
     # search_text is "name: value" lines of the main header fields, an empty line, then the
     # decoded text parts: only the latter is BODY.
     body = text[1:] if text.startswith("\n") else text.partition("\n\n")[2]
-    tx.execute("INSERT INTO blob_text (rowid, hdr, body) VALUES (?, ?, ?)",
+    tx.execute("INSERT INTO blob_search (blob_id, hdr, body) VALUES (?, ?, ?)",
                (blob_id, _clean(header + "\n" + decoded), _clean(body)))
+
+
+def index_text_batch_tx(tx: Tx, limit: int) -> int:
+    """Add up to ``limit`` not yet indexed texts to the trigram index; returns how many.
+
+    Blob ids only grow, so "indexed" is one watermark, moved in the same transaction as
+    the index rows: a crash leaves the index and the watermark consistent.
+    """
+    upto = tx.execute("SELECT indexed_upto FROM text_index_state").fetchone()[0]
+    row = tx.execute("SELECT max(blob_id), count(*) FROM (SELECT blob_id FROM blob_search"
+                     " WHERE blob_id > ? ORDER BY blob_id LIMIT ?)", (upto, limit)).fetchone()
+    if not row[1]:
+        return 0
+    tx.execute("INSERT INTO blob_text (rowid, hdr, body) SELECT blob_id, hdr, body"
+               " FROM blob_search WHERE blob_id > ? AND blob_id <= ?", (upto, row[0]))
+    tx.execute("UPDATE text_index_state SET indexed_upto = ?", (row[0],))
+    return row[1]
 
 
 def insert_message_tx(tx: Tx, folder_id: int, blob_id: int, size: int, flags: int = 0,
@@ -293,6 +327,12 @@ class MailboxStore:
     def __init__(self, db: Database, notify) -> None:
         self.db = db
         self.notify = notify  # ChangeHub: wakes IMAP IDLE / sessions on a folder
+
+    # -------------------------------------------------------------- text index
+
+    async def index_text(self, limit: int = 50) -> int:
+        """Move up to ``limit`` messages' text into the trigram index (see index_text_tx)."""
+        return await self.db.write(index_text_batch_tx, limit, background=True)
 
     # -------------------------------------------------------------- accounts
 
@@ -956,8 +996,16 @@ class _TextPlanner:
             phrase = '"' + text.replace('"', '""') + '"'
             query = f"{column} : {phrase}" if column else phrase
             if self.selective(query):
+                # Indexed rows through the index, the not yet indexed tail by a scan.
                 params.append(query)
-                return "b.id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
+                indexed = "b.id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
+                tail = self._scan(column, text, params)
+                return (f"({indexed} OR (b.id > (SELECT indexed_upto FROM text_index_state)"
+                        f" AND {tail}))")
+        return self._scan(column, text, params)
+
+    @staticmethod
+    def _scan(column: str | None, text: str, params: list) -> str:
         cols = [column] if column else ["hdr", "body"]
         if text.isascii():
             conds = " OR ".join(f"t.{c} LIKE ? ESCAPE '\\'" for c in cols)
@@ -965,7 +1013,7 @@ class _TextPlanner:
         else:
             conds = " OR ".join(f"imap_contains(t.{c}, ?)" for c in cols)
             params.extend([text.casefold()] * len(cols))
-        return f"EXISTS (SELECT 1 FROM blob_text t WHERE t.rowid = b.id AND ({conds}))"
+        return f"EXISTS (SELECT 1 FROM blob_search t WHERE t.blob_id = b.id AND ({conds}))"
 
 
 def compile_search(node: tuple, params: list, functions: dict,

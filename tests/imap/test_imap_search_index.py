@@ -1,0 +1,72 @@
+"""SEARCH TEXT/BODY gives the same answer before and after the background indexer ran.
+
+Delivery stores the searchable text; ``lanmaild.indexer`` builds the trigram index later,
+when the store is idle. These tests search a mailbox while its newest messages are not
+yet indexed (the scanned tail), once everything is indexed, and after expunging indexed
+messages (the external-content FTS rows must be deleted with them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from imaphelp import message
+
+
+def ids(data) -> list[int]:
+    return [int(x) for x in data[0].split()]
+
+
+def index_state(imapd) -> tuple[int, int]:
+    """(indexed_upto, highest blob id with searchable text), read-only."""
+    with sqlite3.connect(f"file:{imapd.data / 'lanmail.db'}?mode=ro", uri=True) as conn:
+        upto = conn.execute("SELECT indexed_upto FROM text_index_state").fetchone()[0]
+        top = conn.execute("SELECT coalesce(max(blob_id), 0) FROM blob_search").fetchone()[0]
+    return upto, top
+
+
+def wait_indexed(imapd, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        upto, top = index_state(imapd)
+        if upto >= top:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"indexer did not catch up: {index_state(imapd)}")
+
+
+def fts_integrity(imapd) -> None:
+    with sqlite3.connect(imapd.data / "lanmail.db") as conn:
+        conn.execute("INSERT INTO blob_text (blob_text) VALUES ('integrity-check')")
+
+
+def append_set(imap, tag: str) -> None:
+    for i, body in enumerate(["alpha zebracorn one", "beta", "gamma zebracorn three"]):
+        raw = message(f"{tag} {i}", body=f"{body} {tag}\r\n")
+        assert imap.append("INBOX", None, None, raw)[0] == "OK"
+
+
+def test_search_text_same_before_and_after_indexing(imap, imapd) -> None:
+    append_set(imap, "first")
+    wait_indexed(imapd)
+    append_set(imap, "second")  # searched at once: these are (very likely) in the tail
+    imap.select("INBOX")
+    expected = [1, 3, 4, 6]
+    assert ids(imap.search(None, "TEXT", "zebracorn")[1]) == expected
+    assert ids(imap.search(None, "BODY", "ZEBRACORN")[1]) == expected
+    assert ids(imap.search(None, "TEXT", "second")[1]) == [4, 5, 6]
+    wait_indexed(imapd)
+    assert ids(imap.search(None, "TEXT", "zebracorn")[1]) == expected
+    assert ids(imap.search(None, "BODY", "ZEBRACORN")[1]) == expected
+    assert ids(imap.search(None, "TEXT", "second")[1]) == [4, 5, 6]
+
+
+def test_expunged_indexed_messages_leave_the_index_consistent(imap, imapd) -> None:
+    append_set(imap, "gone")
+    wait_indexed(imapd)
+    imap.select("INBOX")
+    imap.store("1:2", "+FLAGS", "\\Deleted")
+    imap.expunge()
+    assert ids(imap.search(None, "TEXT", "zebracorn")[1]) == [1]
+    fts_integrity(imapd)

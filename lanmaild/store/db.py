@@ -69,12 +69,6 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     else:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
-        import os
-        if os.environ.get("EXP_CKPT"):
-            conn.execute(f"PRAGMA wal_autocheckpoint = {int(os.environ['EXP_CKPT'])}")
-        if os.environ.get("EXP_SWITCH"):
-            import sys
-            sys.setswitchinterval(float(os.environ["EXP_SWITCH"]))
     return conn
 
 

@@ -249,13 +249,15 @@ async def account_delete(runtime, args: dict) -> dict:
         change.delete(path)
         return path.stem
 
-    async def export() -> None:
+    async def export_then_drop_mail() -> None:
+        # Mail goes before the file: a crash in between leaves an empty account to delete
+        # again, never mail without an account that a new account of that name would see.
         if keep_mail is not None:
             state["exported"] = await _export_mail(runtime, name.lower(), Path(keep_mail))
+        await runtime.store.mail.delete_account(name.lower())
 
-    real_name = await apply_change(runtime, build, before_commit=export,
+    real_name = await apply_change(runtime, build, before_commit=export_then_drop_mail,
                                    what="account {result} deleted")
-    await runtime.store.mail.delete_account(real_name.lower())
     if keep_mail is not None:
         log.info("account %s: %d messages exported to %s before the delete", real_name,
                  state["exported"], keep_mail)

@@ -129,17 +129,11 @@ async def bind(service: str, addrs: tuple[tuple[str, int], ...], handler: Handle
             await conn.close()
             conn.log.info("disconnect")
 
-    servers = []
-    for host, port in addrs:
-        try:
-            servers.append(await asyncio.start_server(
-                on_client, host, port, ssl=ssl_ctx, limit=line_limit, reuse_address=True))
-        except OSError as exc:
-            for s in servers:
-                s.close()
-            raise _listen_error(service, host, port, exc) from None
-        log.info("%s listening on %s:%s%s", service, host, port, " (tls)" if ssl_ctx else "")
-    return servers
+    def start(host: str, port: int) -> Awaitable[asyncio.AbstractServer]:
+        return asyncio.start_server(on_client, host, port, ssl=ssl_ctx, limit=line_limit,
+                                    reuse_address=True)
+
+    return await _bind_all(service, addrs, start, tls=ssl_ctx is not None)
 
 
 async def bind_factory(service: str, addrs: tuple[tuple[str, int], ...],
@@ -147,14 +141,24 @@ async def bind_factory(service: str, addrs: tuple[tuple[str, int], ...],
                        ssl_ctx: ssl.SSLContext | None = None) -> list[asyncio.AbstractServer]:
     """Start servers for an asyncio.Protocol based service (aiosmtpd's SMTP)."""
     loop = asyncio.get_running_loop()
+
+    def start(host: str, port: int) -> Awaitable[asyncio.AbstractServer]:
+        return loop.create_server(factory, host, port, ssl=ssl_ctx, reuse_address=True)
+
+    return await _bind_all(service, addrs, start, tls=ssl_ctx is not None)
+
+
+async def _bind_all(service: str, addrs: tuple[tuple[str, int], ...],
+                    start: Callable[[str, int], Awaitable[asyncio.AbstractServer]], *,
+                    tls: bool) -> list[asyncio.AbstractServer]:
+    """Bind every address or none: on a failure the ones already bound are closed."""
     servers = []
     for host, port in addrs:
         try:
-            servers.append(await loop.create_server(factory, host, port, ssl=ssl_ctx,
-                                                    reuse_address=True))
+            servers.append(await start(host, port))
         except OSError as exc:
             for s in servers:
                 s.close()
             raise _listen_error(service, host, port, exc) from None
-        log.info("%s listening on %s:%s%s", service, host, port, " (tls)" if ssl_ctx else "")
+        log.info("%s listening on %s:%s%s", service, host, port, " (tls)" if tls else "")
     return servers

@@ -30,8 +30,8 @@ async def apply_change(runtime, build: Callable[[Change], Any],
     """Stage edits with ``build(change)`` (may raise OpError), validate, write, reload.
 
     ``before_commit`` runs after the validation passed and before any file is written
-    (account.delete exports and drops the mail there). Returns what ``build`` returned. A ConfigError
-    from the validation becomes OpError ``config`` with the loader's one line
+    (account.delete exports and drops the mail there). Returns what ``build`` returned.
+    A ConfigError from the validation becomes OpError ``config`` with the loader's one line
     (file:line: key: reason); nothing was written then. ``what`` is logged once it is done
     (e.g. "account meier added"; never a password).
     """

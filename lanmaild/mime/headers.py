@@ -117,7 +117,10 @@ def header_fields(header: bytes, names: Iterable[str | bytes], not_: bool = Fals
 
 def clean_text(text: str) -> str:
     """Drop NUL and lone surrogates (from odd codecs) so the text is valid for SQLite TEXT."""
-    if _UNSAFE_TEXT.search(text) is None:
+    if text.isascii():  # O(1) in CPython; ASCII text can only hold a NUL
+        if "\x00" not in text:
+            return text
+    elif _UNSAFE_TEXT.search(text) is None:
         return text
     return _UNSAFE_TEXT.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 

@@ -4,7 +4,8 @@ Delivery stores each message's searchable text but not its trigram index, which 
 about ten times the rest of the write: paying it before the 250 would halve ingest. This
 service adds the index in small batches once the store has been idle for a moment, so a
 burst of mail is accepted at full speed and indexed right after. Search stays exact
-meanwhile (the store scans the not yet indexed tail).
+meanwhile (the store scans the not yet indexed tail). Expunged mail leaves the index the
+same way, in small steps (see ``store.mailbox.index_text_batch_tx`` for why).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 log = logging.getLogger("lanmaild.indexer")
 
 IDLE_SECONDS = 0.5  # wait this long after the last delivery before indexing
-BATCH = 50          # messages per indexing transaction (keeps each write short)
+BATCH = 50          # at most this many texts per step (and ~1 MB: keeps each write short)
 
 
 class Indexer:
@@ -35,7 +36,7 @@ class Indexer:
             except Exception:  # noqa: BLE001 - retried later; search scans meanwhile
                 log.exception("text indexing failed")
                 done = 0
-            if done < BATCH:
+            if not done:
                 await asyncio.sleep(IDLE_SECONDS)
 
     def close(self) -> None:

@@ -50,7 +50,7 @@ CREATE TABLE folder (
     UNIQUE (account_id, name)
 );
 CREATE TABLE blob (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     size INTEGER NOT NULL,
     refs INTEGER NOT NULL DEFAULT 0,
     sha256 BLOB NOT NULL,
@@ -93,10 +93,12 @@ CREATE TABLE expunged (
 ) WITHOUT ROWID;
 CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
 CREATE TABLE blob_search (
-    blob_id INTEGER PRIMARY KEY REFERENCES blob(id) ON DELETE CASCADE,
+    blob_id INTEGER PRIMARY KEY,
     hdr TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    dead INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX blob_search_dead ON blob_search(blob_id) WHERE dead = 1;
 CREATE VIRTUAL TABLE blob_text USING fts5(hdr, body, tokenize = 'trigram',
     content = 'blob_search', content_rowid = 'blob_id');
 CREATE TABLE text_index_state (
@@ -118,10 +120,10 @@ CREATE TRIGGER message_del AFTER DELETE ON message BEGIN
     UPDATE blob SET refs = refs - 1 WHERE id = OLD.blob_id;
     DELETE FROM blob WHERE id = OLD.blob_id AND refs <= 0;
 END;
-CREATE TRIGGER blob_search_del BEFORE DELETE ON blob_search
-WHEN OLD.blob_id <= (SELECT indexed_upto FROM text_index_state) BEGIN
-    INSERT INTO blob_text (blob_text, rowid, hdr, body)
-        VALUES ('delete', OLD.blob_id, OLD.hdr, OLD.body);
+CREATE TRIGGER blob_gone AFTER DELETE ON blob BEGIN
+    DELETE FROM blob_search WHERE blob_id = OLD.id
+        AND blob_id > (SELECT indexed_upto FROM text_index_state);
+    UPDATE blob_search SET dead = 1 WHERE blob_id = OLD.id;
 END;
 CREATE TRIGGER message_seen AFTER UPDATE OF flags ON message
 WHEN (OLD.flags & 1) != (NEW.flags & 1) BEGIN
@@ -290,21 +292,52 @@ def index_text_tx(tx: Tx, blob_id: int, raw: bytes, parsed) -> None:
                (blob_id, _clean(header + "\n" + decoded), _clean(body)))
 
 
-def index_text_batch_tx(tx: Tx, limit: int) -> int:
-    """Add up to ``limit`` not yet indexed texts to the trigram index; returns how many.
+INDEX_BATCH_TEXT = 1024 * 1024  # characters of text per indexer transaction
 
-    Blob ids only grow, so "indexed" is one watermark, moved in the same transaction as
-    the index rows: a crash leaves the index and the watermark consistent.
+
+def index_text_batch_tx(tx: Tx, limit: int) -> int:
+    """One bounded step of index upkeep; returns how many texts it handled (0 = idle).
+
+    Removals first: deleting an indexed row from an FTS5 table means tokenizing its text
+    again, and FTS5 keeps all of a transaction's pending changes in memory, so expunging
+    thousands of messages at once would take hundreds of MB. Instead the expunge only
+    marks the text ``dead`` (blob ids are AUTOINCREMENT, never reused, and a dead row's
+    blob is gone, so searches never see it) and the removal happens here in small steps.
+    Then additions: blob ids only grow, so "indexed" is one watermark, moved in the same
+    transaction as the index rows, so a crash leaves both consistent. Each step stays
+    under ``limit`` rows and about ``INDEX_BATCH_TEXT`` characters.
     """
+    dead = _within_budget(tx.execute(
+        "SELECT blob_id, length(hdr) + length(body) FROM blob_search WHERE dead = 1"
+        " ORDER BY blob_id LIMIT ?", (limit,)).fetchall())
+    for blob_id in dead:
+        tx.execute("INSERT INTO blob_text (blob_text, rowid, hdr, body)"
+                   " SELECT 'delete', blob_id, hdr, body FROM blob_search WHERE blob_id = ?",
+                   (blob_id,))
+        tx.execute("DELETE FROM blob_search WHERE blob_id = ?", (blob_id,))
+    if dead:
+        return len(dead)
     upto = tx.execute("SELECT indexed_upto FROM text_index_state").fetchone()[0]
-    row = tx.execute("SELECT max(blob_id), count(*) FROM (SELECT blob_id FROM blob_search"
-                     " WHERE blob_id > ? ORDER BY blob_id LIMIT ?)", (upto, limit)).fetchone()
-    if not row[1]:
+    new = _within_budget(tx.execute(
+        "SELECT blob_id, length(hdr) + length(body) FROM blob_search WHERE blob_id > ?"
+        " ORDER BY blob_id LIMIT ?", (upto, limit)).fetchall())
+    if not new:
         return 0
     tx.execute("INSERT INTO blob_text (rowid, hdr, body) SELECT blob_id, hdr, body"
-               " FROM blob_search WHERE blob_id > ? AND blob_id <= ?", (upto, row[0]))
-    tx.execute("UPDATE text_index_state SET indexed_upto = ?", (row[0],))
-    return row[1]
+               " FROM blob_search WHERE blob_id > ? AND blob_id <= ?", (upto, new[-1]))
+    tx.execute("UPDATE text_index_state SET indexed_upto = ?", (new[-1],))
+    return len(new)
+
+
+def _within_budget(rows: list[tuple[int, int]]) -> list[int]:
+    """The leading ids whose text fits INDEX_BATCH_TEXT (always at least one)."""
+    ids, total = [], 0
+    for blob_id, length in rows:
+        if ids and total + length > INDEX_BATCH_TEXT:
+            break
+        ids.append(blob_id)
+        total += length
+    return ids
 
 
 def insert_message_tx(tx: Tx, folder_id: int, blob_id: int, size: int, flags: int = 0,

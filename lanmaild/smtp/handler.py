@@ -143,6 +143,9 @@ class PolicyHandler:
         if target.kind == "unknown":
             return f"550 5.1.1 <{_printable(address)}>: Recipient address rejected: " \
                    f"{target.reason}"
+        if target.kind == "account" and await self._over_quota(target.name):
+            # RFC 3463 4.2.2: temporary, so the sender retries once mail was cleaned up.
+            return f"452 4.2.2 <{_printable(address)}>: Mailbox full, try again later"
         if target.kind == "remote":
             if not (session.authenticated or self._trusted(server)):
                 log.info("%s[%s] relay denied: %s -> %s", self.service, server.peer_ip,
@@ -155,6 +158,13 @@ class PolicyHandler:
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Ok"
+
+    async def _over_quota(self, name: str) -> bool:
+        account = self.runtime.config.account(name)
+        if account is None or not account.quota:
+            return False
+        folders = await self.runtime.store.mail.list_folders(account.key)
+        return sum(f.size for f in folders) >= account.quota
 
     # ------------------------------------------------------------------ DATA
 

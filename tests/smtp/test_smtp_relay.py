@@ -22,7 +22,7 @@ from smtp_testlib import (
 )
 
 ACCOUNTS = {"meier": {}, "schulze": {}, "pm": {"postmaster": True},
-            "closed": {"deny_internet": True}, "trace": {}}
+            "closed": {"deny_internet": True}, "trace": {}, "small": {"quota": 2000}}
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +228,21 @@ def test_mail_list_unknown_account_and_folder(d):
     assert bad.returncode == 1 and "no account" in bad.stderr
     bad = d.ctl("mail", "list", "meier", "--folder", "Nope")
     assert bad.returncode == 1 and "no folder" in bad.stderr
+
+
+def test_full_mailbox_gets_452_at_rcpt_and_others_still_get_the_mail(d):
+    send(d, addr("meier"), [addr("small")], "fits", body=("x" * 98 + "\r\n") * 20)
+    wait_delivered(d)
+    assert subjects(d, "small") == ["fits"]
+    # now over the 2000-byte quota: a temporary refusal, the sender's server retries later
+    code, text = rcpt_reply(d, addr("small"))
+    assert (code, text.split()[0]) == (452, "4.2.2")
+    assert "Mailbox full" in text
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
+        send(d, addr("meier"), [addr("small")], "too much")
+    assert info.value.recipients[addr("small")][0] == 452
+    refused = send(d, addr("meier"), [addr("small"), addr("schulze")], "shared")
+    assert refused[addr("small")][0] == 452
+    wait_delivered(d)
+    assert "shared" in subjects(d, "schulze")
+    assert subjects(d, "small") == ["fits"]

@@ -42,6 +42,7 @@ from ..store.queue import (
     defer_rcpts_tx,
     enqueue_tx,
     finish_rcpts_tx,
+    rcpts_waiting_tx,
     set_state_tx,
 )
 from . import pipeline
@@ -67,11 +68,7 @@ def retry_delay(attempts: int) -> int:
 
 def _commit_tx(tx, mail: Mail, qm: QueuedMessage, notify) -> int:
     rids = [r[0] for r in qm.recipients]
-    marks = ",".join("?" * len(rids))
-    waiting = tx.execute(
-        f"SELECT count(*) FROM queue_rcpt WHERE msg_id = ? AND id IN ({marks})"
-        " AND state IN ('incoming', 'deferred')", (qm.id, *rids)).fetchone()[0]
-    if waiting != len(rids):
+    if not rcpts_waiting_tx(tx, qm.id, rids):
         raise Stale(qm.id)
     size = len(mail.raw)
     changed: list[int] = []
@@ -94,17 +91,6 @@ def _commit_tx(tx, mail: Mail, qm: QueuedMessage, notify) -> int:
     return len(mail.deliveries)
 
 
-_FOLDER_ID = ("SELECT f.id FROM folder f JOIN account a ON a.id = f.account_id"
-              " WHERE a.name = ? AND f.name = ?")
-
-
-def _folder_id_tx(tx, account: str, folder: str) -> int:
-    """``folder_id_tx`` in one statement for the common case (account and folder exist)."""
-    name = "INBOX" if folder.upper() == "INBOX" else folder
-    row = tx.execute(_FOLDER_ID, (account, name)).fetchone()
-    return row[0] if row else folder_id_tx(tx, account, folder)
-
-
 def _direct_tx(tx, mail: Mail, rcpts: list[str], notify) -> int:
     """Accept AND deliver in one job (the fast path of ``QueueWorker.accept``): the blob,
     its mailbox copies, archive entries and new queue entries (forwarded copies) commit
@@ -113,7 +99,7 @@ def _direct_tx(tx, mail: Mail, rcpts: list[str], notify) -> int:
     size = len(mail.raw)
     changed: list[int] = []
     for account, folder, flags in mail.deliveries:
-        folder_id = _folder_id_tx(tx, account, folder)
+        folder_id = folder_id_tx(tx, account, folder)
         insert_message_tx(tx, folder_id, blob_id, size, flags)
         changed.append(folder_id)
     for account, direction in mail.archive:
@@ -315,9 +301,7 @@ class QueueWorker:
     async def _process(self, ctx: Context, qm: QueuedMessage) -> int:
         if qm.raw is None and qm.id not in self._cache:
             # handed over in memory but evicted: read it now
-            qm.raw = await self.runtime.store.db.read(
-                lambda conn: conn.execute("SELECT raw FROM blob_raw WHERE blob_id = ?",
-                                          (qm.blob_id,)).fetchone()[0])
+            qm.raw = await self.runtime.store.mail.blob_raw(qm.blob_id)
         mail = self._mail(ctx, qm)
         pipeline.run(ctx, mail)
         for action in mail.actions:
@@ -337,9 +321,7 @@ class QueueWorker:
                 await self.runtime.store.db.write(_defer_tx, qm, error)
                 return
             if qm.raw is None:
-                qm.raw = await self.runtime.store.db.read(
-                    lambda conn: conn.execute("SELECT raw FROM blob_raw WHERE blob_id = ?",
-                                              (qm.blob_id,)).fetchone()[0])
+                qm.raw = await self.runtime.store.mail.blob_raw(qm.blob_id)
             mail = Mail(queue_id=qm.id, blob_id=qm.blob_id, raw=qm.raw,
                         parsed=parse_message(qm.raw), sender=qm.sender, source=qm.source)
             mail.failures = [Failure(addr, rid, "4.3.0",

@@ -225,11 +225,20 @@ def account_id_tx(tx: Tx, name: str, create: bool = True) -> int | None:
     return account_id
 
 
+_FOLDER_ID = ("SELECT f.id FROM folder f JOIN account a ON a.id = f.account_id"
+              " WHERE a.name = ? AND f.name = ?")
+
+
 def folder_id_tx(tx: Tx, account: str, folder: str, create: bool = True) -> int:
-    """The folder's id; made on demand (delivery into a deleted INBOX.SENT recreates it)."""
-    account_id = account_id_tx(tx, account)
+    """The folder's id; made on demand (delivery into a deleted INBOX.SENT recreates it).
+    One statement in the common case (account and folder exist): delivery calls this for
+    every copy."""
     if folder.upper() == "INBOX":
         folder = "INBOX"
+    row = tx.execute(_FOLDER_ID, (account, folder)).fetchone()
+    if row:
+        return row[0]
+    account_id = account_id_tx(tx, account)
     row = tx.execute("SELECT id FROM folder WHERE account_id = ? AND name = ?",
                      (account_id, folder)).fetchone()
     if row:
@@ -437,6 +446,16 @@ class MailboxStore:
                 "SELECT f.name, m.uid FROM message m JOIN folder f ON f.id = m.folder_id"
                 " JOIN account a ON a.id = f.account_id WHERE a.name = ?"
                 " ORDER BY f.name, m.uid", (account,)).fetchall()
+
+        return await self.db.read(job)
+
+    async def blob_raw(self, blob_id: int) -> bytes | None:
+        """The raw bytes of a stored blob (the queue worker re-reading a queued message)."""
+
+        def job(conn) -> bytes | None:
+            row = conn.execute("SELECT raw FROM blob_raw WHERE blob_id = ?",
+                               (blob_id,)).fetchone()
+            return row[0] if row else None
 
         return await self.db.read(job)
 

@@ -96,6 +96,16 @@ def enqueue_tx(tx: Tx, raw: bytes, parsed, sender: str, recipients: list[tuple[s
     return msg_id
 
 
+def rcpts_waiting_tx(tx: Tx, msg_id: int, rcpt_ids: list[int]) -> bool:
+    """Are all these recipients of ``msg_id`` still waiting (incoming or deferred)? The
+    worker checks this in its commit job so nothing is ever delivered twice."""
+    marks = ",".join("?" * len(rcpt_ids))
+    waiting = tx.execute(
+        f"SELECT count(*) FROM queue_rcpt WHERE msg_id = ? AND id IN ({marks})"
+        " AND state IN ('incoming', 'deferred')", (msg_id, *rcpt_ids)).fetchone()[0]
+    return waiting == len(rcpt_ids)
+
+
 def finish_rcpts_tx(tx: Tx, msg_id: int, done: list[int]) -> None:
     """Remove finished recipients; drop the message (and its blob reference) when none is
     left."""

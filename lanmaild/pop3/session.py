@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..net import Connection
     from ..runtime import Runtime
 
+SEND_BUFFER = 256 * 1024  # bytes of a multi-line reply gathered before a drain
 AUTHORIZATION, TRANSACTION, UPDATE = "AUTHORIZATION", "TRANSACTION", "UPDATE"
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 MAX_AUTH_FAILURES = 3  # per connection; runtime.auth limits per IP and account on top
@@ -387,15 +388,22 @@ class Session:
             self.log.error("reading message %d failed: %s", n, exc)
             await self.send(err("cannot read the message now, try again later", "SYS/TEMP"))
             return False
-        self.conn.writer.write(ok(head))
+        # Pieces are gathered and written together (one send for a message that fits in
+        # a chunk, as most do), flushing with drain once SEND_BUFFER bytes are pending.
+        pending, size = [ok(head)], 0
         chunk: bytes | None = first
         try:
             while chunk is not None:
                 if top is not None:
                     chunk = top.feed(chunk)
-                await self.send(stuffer.feed(chunk))
+                piece = stuffer.feed(chunk)
+                pending.append(piece)
+                size += len(piece)
                 if top is not None and top.done:
                     break
+                if size >= SEND_BUFFER:
+                    await self.send(b"".join(pending))
+                    pending, size = [], 0
                 chunk = await anext(chunks, None)
         except (MessageGone, StoreError) as exc:
             # The reply has started: the only honest way out is to drop the connection.
@@ -405,7 +413,8 @@ class Session:
         finally:
             await chunks.aclose()
         tail = top.finish() if top is not None else b""
-        await self.send(stuffer.feed(tail) + stuffer.finish())
+        pending.append(stuffer.feed(tail) + stuffer.finish())
+        await self.send(b"".join(pending))
         return True
 
     @_states(TRANSACTION)

@@ -182,13 +182,7 @@ class Database:
                     outcomes.append((True, result, tx))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.error("store commit failed: %s", exc)
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            err = StoreError(f"store write failed: {exc}")
-            self._resolve([(loop, fut, False, err, None) for _fn, _args, loop, fut in batch])
+            self._transaction_failed(conn, exc, batch)
             return
         self._resolve([(loop, fut, ok, value, tx if ok else None)
                        for (ok, value, tx), (_fn, _args, loop, fut)
@@ -209,14 +203,21 @@ class Database:
                 return
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.error("store commit failed: %s", exc)
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            self._resolve([(loop, fut, False, StoreError(f"store write failed: {exc}"), None)])
+            self._transaction_failed(conn, exc, [job])
             return
         self._resolve([(loop, fut, True, result, tx)])
+
+    def _transaction_failed(self, conn: sqlite3.Connection, exc: sqlite3.Error,
+                            batch: list) -> None:
+        """The transaction itself failed (disk full, I/O error): nothing of it is
+        committed, and every caller in it gets a StoreError (an SMTP client a 451)."""
+        log.error("store commit failed: %s", exc)
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        err = StoreError(f"store write failed: {exc}")
+        self._resolve([(loop, fut, False, err, None) for _fn, _args, loop, fut in batch])
 
     @staticmethod
     def _resolve(results: list[tuple[Any, Any, bool, Any, Tx | None]]) -> None:

@@ -14,6 +14,7 @@ import time
 
 from ..mime.headers import header_fields
 from ..mime.render import literal
+from ..mime.sections import slice_part
 from .parser import FetchAtt, Section
 from .selected import flags_bytes
 
@@ -100,23 +101,8 @@ def section_bytes(row: dict, section: Section) -> bytes | None:
         if section.text == "HEADER":
             return header
         return header_fields(header, section.fields, section.text == "HEADER.FIELDS.NOT")
-    raw = row["raw"]
-    offsets = _parts(row).get(".".join(str(p) for p in section.part))
-    if offsets is None:
-        return None
-    hs, bs, end, mbs = offsets
-    if section.text == "":
-        return raw[bs:end]
-    if section.text == "MIME":
-        return raw[hs:bs]
-    if mbs < 0:  # HEADER/TEXT of a part that is not message/rfc822
-        return b""
-    if section.text == "TEXT":
-        return raw[mbs:end]
-    header = raw[bs:mbs]
-    if section.text == "HEADER":
-        return header
-    return header_fields(header, section.fields, section.text == "HEADER.FIELDS.NOT")
+    return slice_part(row["raw"], _parts(row), ".".join(str(p) for p in section.part),
+                      section.text, section.fields)
 
 
 _FLAG_CACHE: dict[tuple[int, str | None, bool], bytes] = {}

@@ -88,11 +88,17 @@ def section_bytes(
     """
     sec = section_spec if isinstance(section_spec, Section) else parse_section(section_spec)
     parts = parsed.parts if isinstance(parsed, ParsedMessage) else parsed
-    offs = _lookup(parts, sec.path)
+    return slice_part(raw, parts, sec.path, sec.text, sec.fields) or b""
+
+
+def slice_part(raw: bytes, parts: Mapping[str, PartOffsets], path: str, text: str,
+               fields: Sequence[str] = ()) -> bytes | None:
+    """``text`` ("", MIME, HEADER, TEXT, HEADER.FIELDS[.NOT]) of part ``path``; None when
+    the part does not exist (IMAP answers NIL, ``section_bytes`` an empty string)."""
+    offs = _lookup(parts, path)
     if offs is None:
-        return b""
+        return None
     mime_start, body_start, end, msg_body = offs
-    text = sec.text
     if text == "":
         return raw[body_start:end]
     if text == "MIME":
@@ -104,7 +110,7 @@ def section_bytes(
     header = raw[body_start:msg_body]
     if text == "HEADER":
         return header
-    return header_fields(header, sec.fields, not_=text == "HEADER.FIELDS.NOT")
+    return header_fields(header, fields, not_=text == "HEADER.FIELDS.NOT")
 
 
 def _lookup(parts: Mapping[str, PartOffsets], path: str) -> PartOffsets | None:

@@ -83,6 +83,8 @@ def test_sections(corpus):
         b"Content-Type: text/plain; charset=utf-8\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\n)")
     assert fetch_one(corpus, "BODY.PEEK[2]").endswith(b"JVBERi0xLjQK)")
+    # P.1 of a leaf part P is P itself (as Dovecot answers; one slicer with lanmaild.mime)
+    assert fetch_one(corpus, "BODY.PEEK[2.1]").endswith(b"JVBERi0xLjQK)")
     inner = b"From: inner@example.test\r\nSubject: inside\r\n\r\ninner body"
     assert fetch_one(corpus, "BODY.PEEK[3]").endswith(inner + b")")
     assert fetch_one(corpus, "BODY.PEEK[3.HEADER]").endswith(

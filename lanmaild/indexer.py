@@ -2,8 +2,9 @@
 
 Delivery stores each message's searchable text but not its trigram index, which costs
 about ten times the rest of the write: paying it before the 250 would halve ingest. This
-service adds the index in small batches once the store has been idle for a moment, so a
-burst of mail is accepted at full speed and indexed right after. Search stays exact
+service adds the index in small batches once the store has been idle (no read, no write)
+for a moment, so a burst of mail is accepted at full speed, mail programs reading are never
+slowed by it, and the index is built right after. Search stays exact
 meanwhile (the store scans the not yet indexed tail). Expunged mail leaves the index the
 same way, in small steps (see ``store.mailbox.index_text_batch_tx`` for why).
 """
@@ -16,7 +17,7 @@ import logging
 
 log = logging.getLogger("lanmaild.indexer")
 
-IDLE_SECONDS = 0.5  # wait this long after the last delivery before indexing
+IDLE_SECONDS = 0.5  # wait this long after the last client read or write before indexing
 BATCH = 50          # at most this many texts per step (and ~1 MB: keeps each write short)
 
 

@@ -110,24 +110,25 @@ class Database:
         self._reader_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="store-reader")
         self._closed = False
-        self._last_write = 0.0
+        self._last_activity = 0.0
         self._writer.start()
 
     def idle_for(self) -> float:
-        """Seconds since the last foreground write was asked for."""
-        return time.monotonic() - self._last_write
+        """Seconds since the last read or foreground write was asked for: background
+        housekeeping (the text indexer) runs only when clients leave the store alone."""
+        return time.monotonic() - self._last_activity
 
     # ------------------------------------------------------------------ writes
 
     async def write(self, fn: Callable[..., T], *args: Any, background: bool = False) -> T:
         """Run ``fn(tx, *args)`` in the next group-committed transaction; durable on return.
 
-        ``background`` marks housekeeping (the text indexer) that should not count as
+        ``background`` marks housekeeping (the text indexer) that does not count as
         activity for ``idle_for``."""
         if self._closed:
             raise StoreError("store is closed")
         if not background:
-            self._last_write = time.monotonic()
+            self._last_activity = time.monotonic()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         self._jobs.put((fn, args, loop, fut))
@@ -263,6 +264,7 @@ class Database:
         """Run ``fn(conn, *args)`` on a reader thread in one read transaction (snapshot)."""
         if self._closed:
             raise StoreError("store is closed")
+        self._last_activity = time.monotonic()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._run_read, fn, args)
 

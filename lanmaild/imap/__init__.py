@@ -1,5 +1,6 @@
-"""IMAP4rev1 server (RFC 3501) with IDLE, UIDPLUS, MOVE, SPECIAL-USE, NAMESPACE, ID, UNSELECT,
-ENABLE, SASL-IR, CHILDREN, LITERAL+, CONDSTORE, QRESYNC, STARTTLS and implicit TLS.
+"""IMAP4rev1 server (RFC 3501) with IDLE, UIDPLUS, MULTIAPPEND, MOVE, SPECIAL-USE, NAMESPACE,
+ID, UNSELECT, ENABLE, SASL-IR, CHILDREN, LITERAL+, CONDSTORE, QRESYNC, STARTTLS and implicit
+TLS.
 
 Listens on ``[listen] imap`` (STARTTLS when ``[tls]`` is set; LOGIN and AUTHENTICATE only
 after TLS unless the client's address is in ``server.plaintext_auth``) and ``imaps``

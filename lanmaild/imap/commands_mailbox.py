@@ -261,13 +261,16 @@ def _parse(raw: bytes):
 
 @command("APPEND", states=AUTH)
 async def append(s: Session, cmd: Command) -> None:
+    """APPEND, and MULTIAPPEND (RFC 3502): several messages are stored all or none, in
+    one transaction; APPENDUID then names their UIDs as a set (RFC 4315)."""
     from ..mime.headers import normalize_crlf
 
     (args,) = cmd.args
-    raw = normalize_crlf(args.message)
-    if not raw:
+    limit = s.runtime.config.limits.message_size
+    raws = [normalize_crlf(m.message) for m in args.messages]
+    if not all(raws):
         raise No("Empty message")
-    if len(raw) > s.runtime.config.limits.message_size:
+    if any(len(raw) > limit for raw in raws):
         raise No("Message too big", "TOOBIG")
     info = await s.store.get_folder(s.user, args.mailbox)
     if info is None:
@@ -275,17 +278,25 @@ async def append(s: Session, cmd: Command) -> None:
     quota = s.account.quota if s.account else 0
     if quota:
         used = sum(f.size for f in await s.store.list_folders(s.user))
-        if used + len(raw) > quota:
+        if used + sum(map(len, raws)) > quota:
             raise No("Mailbox is full", "OVERQUOTA")
-    bits, keywords = flags_to_bits(f for f in args.flags if f.lower() != "\\recent")
-    parsed = await asyncio.to_thread(_parse, raw) if len(raw) > BIG_MESSAGE else _parse(raw)
+    items = []
+    for raw, m in zip(raws, args.messages, strict=True):
+        bits, keywords = flags_to_bits(f for f in m.flags if f.lower() != "\\recent")
+        parsed = await asyncio.to_thread(_parse, raw) if len(raw) > BIG_MESSAGE else _parse(raw)
+        items.append((raw, parsed, bits, keywords, m.date))
     try:
-        uidvalidity, uid = await s.store.append(s.user, info.name, raw, parsed, bits, keywords,
-                                                args.date)
+        uidvalidity, uids = await s.store.append_many(s.user, info.name, items)
     except KeyError:
         raise No(f"No such folder: {args.mailbox}", "TRYCREATE") from None
-    s.log.info("append folder=%s uid=%d size=%d", info.name, uid, len(raw))
-    raise Ok("APPEND completed", f"APPENDUID {uidvalidity} {uid}")
+    s.log.info("append folder=%s uids=%s size=%d", info.name, _uid_set(uids),
+               sum(map(len, raws)))
+    raise Ok("APPEND completed", f"APPENDUID {uidvalidity} {_uid_set(uids)}")
+
+
+def _uid_set(uids: list[int]) -> str:
+    """UIDs of one transaction are consecutive: 'n' or 'first:last'."""
+    return str(uids[0]) if len(uids) == 1 else f"{uids[0]}:{uids[-1]}"
 
 
 # ------------------------------------------------------------------ NAMESPACE

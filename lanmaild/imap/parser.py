@@ -788,17 +788,34 @@ def _status(s: Scanner) -> tuple:
 
 
 @dataclass
-class AppendArgs:
-    mailbox: str
+class AppendMessage:
     flags: list[str]
     date: int | None
     message: bytes
 
 
-def _append(s: Scanner) -> tuple:
-    s.sp()
-    mailbox = s.mailbox()
-    s.sp()
+@dataclass
+class AppendArgs:
+    """APPEND mailbox, then one or more messages (MULTIAPPEND, RFC 3502 6.3.11)."""
+
+    mailbox: str
+    messages: list[AppendMessage]
+
+    # The single-message view most code and tests use.
+    @property
+    def flags(self) -> list[str]:
+        return self.messages[0].flags
+
+    @property
+    def date(self) -> int | None:
+        return self.messages[0].date
+
+    @property
+    def message(self) -> bytes:
+        return self.messages[0].message
+
+
+def _append_message(s: Scanner) -> AppendMessage:
     flags: list[str] = []
     date = None
     if s.peek() == b"(":
@@ -809,8 +826,18 @@ def _append(s: Scanner) -> tuple:
         s.sp()
     if s.peek() != b"{":
         raise s.error("APPEND expects the message as a literal")
-    message = s.literal()
-    return (AppendArgs(mailbox, flags, date, message),)
+    return AppendMessage(flags, date, s.literal())
+
+
+def _append(s: Scanner) -> tuple:
+    s.sp()
+    mailbox = s.mailbox()
+    s.sp()
+    messages = [_append_message(s)]
+    while s.peek() == b" ":  # append-data *(SP append-data)  (RFC 3502)
+        s.sp()
+        messages.append(_append_message(s))
+    return (AppendArgs(mailbox, messages),)
 
 
 def _fetch(s: Scanner) -> tuple:

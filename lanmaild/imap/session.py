@@ -30,8 +30,8 @@ CRLF = b"\r\n"
 # Commands during which EXPUNGE responses must not be sent (RFC 3501 7.4.1).
 NO_EXPUNGE = frozenset({"FETCH", "STORE", "SEARCH"})
 BASE_CAPS = ("IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
-             "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CONDSTORE",
-             "QRESYNC")
+             "UIDPLUS", "MULTIAPPEND", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE",
+             "CONDSTORE", "QRESYNC")
 SMALL_LITERAL = 64 * 1024
 FLUSH_AT = 256 * 1024
 

@@ -424,19 +424,28 @@ class MailboxStore:
                      keywords: str | None = None, internaldate: int | None = None,
                      create_folder: bool = False) -> tuple[int, int]:
         """Store one message (IMAP APPEND, save_sent); returns (uidvalidity, uid)."""
+        uidvalidity, uids = await self.append_many(
+            account, folder, [(raw, parsed, flags, keywords, internaldate)], create_folder)
+        return uidvalidity, uids[0]
 
-        def job(tx: Tx) -> tuple[int, int, int]:
+    async def append_many(self, account: str, folder: str, items: list[tuple],
+                          create_folder: bool = False) -> tuple[int, list[int]]:
+        """Store messages ``(raw, parsed, flags, keywords, internaldate)`` all or none, in
+        one transaction (IMAP MULTIAPPEND, RFC 3502); returns (uidvalidity, their UIDs)."""
+
+        def job(tx: Tx) -> tuple[int, list[int]]:
             folder_id = folder_id_tx(tx, account, folder, create=create_folder)
-            blob_id = store_blob_tx(tx, raw, parsed)
-            uid = insert_message_tx(tx, folder_id, blob_id, len(raw), flags, keywords,
-                                    internaldate)
+            uids = []
+            for raw, parsed, flags, keywords, internaldate in items:
+                blob_id = store_blob_tx(tx, raw, parsed)
+                uids.append(insert_message_tx(tx, folder_id, blob_id, len(raw), flags,
+                                              keywords, internaldate))
             uidvalidity = tx.execute("SELECT uidvalidity FROM folder WHERE id = ?",
                                      (folder_id,)).fetchone()[0]
             tx.after_commit(lambda: self.notify.changed(folder_id))
-            return folder_id, uidvalidity, uid
+            return uidvalidity, uids
 
-        _folder_id, uidvalidity, uid = await self.db.write(job)
-        return uidvalidity, uid
+        return await self.db.write(job)
 
     async def all_uids(self, account: str) -> list[tuple[str, int]]:
         """(folder, uid) of every message of the account: the export before a delete."""

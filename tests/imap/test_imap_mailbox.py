@@ -205,3 +205,41 @@ def test_append_big_message_within_limit(imap):
 def test_namespace(imap):
     typ, data = imap.namespace()
     assert data == [b'(("INBOX." ".")) NIL NIL']
+
+
+def _multiappend(messages: list[tuple[bytes, bytes]], tag: bytes = b"m1") -> bytes:
+    """MULTIAPPEND INBOX with LITERAL+ literals: [(flags-or-empty, message), ...]."""
+    out = tag + b" APPEND INBOX"
+    for flags, msg in messages:
+        out += b" " + (flags + b" " if flags else b"") + b"{%d+}\r\n" % len(msg) + msg
+    return out + b"\r\n"
+
+
+def test_multiappend_stores_all_in_order_with_one_appenduid(raw, user, connect):
+    c = raw(login=user)
+    assert b"MULTIAPPEND" in b" ".join(c.cmd("c1 CAPABILITY"))
+    msgs = [(b"(\\Seen)", message("one")), (b"", message("two")),
+            (b"(\\Flagged $Work)", message("three"))]
+    c.send(_multiappend(msgs))
+    tagged = c.until_tagged(b"m1")[-1]
+    assert tagged.startswith(b"m1 OK [APPENDUID "), tagged
+    uids = tagged.split(b"APPENDUID ")[1].split(b"]")[0].split()[1]
+    assert uids == b"1:3"
+    imap = connect(user)
+    imap.select("INBOX")
+    typ, data = imap.fetch("1:3", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    text = b" ".join(part[0] + part[1] if isinstance(part, tuple) else part for part in data)
+    assert text.index(b"Subject: one") < text.index(b"Subject: two") < \
+        text.index(b"Subject: three")
+    heads = [part[0] for part in data if isinstance(part, tuple)]
+    assert b"\\Seen" in heads[0] and b"\\Seen" not in heads[1] and b"$Work" in heads[2]
+
+
+def test_multiappend_is_all_or_nothing(raw, user, connect):
+    c = raw(login=user)
+    # the second message is empty: the whole command is refused, nothing is stored
+    c.send(_multiappend([(b"", message("kept?")), (b"", b"")], b"m2"))
+    assert c.until_tagged(b"m2")[-1].startswith(b"m2 NO")
+    imap = connect(user)
+    typ, data = imap.select("INBOX")
+    assert data == [b"0"]

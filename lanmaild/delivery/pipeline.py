@@ -94,6 +94,10 @@ class Mail:
         if account not in self.reached:
             self.reached.append(account)
 
+    def rewrite_targets(self, fn: Callable[[Target], list[Target]]) -> None:
+        """Replace each target by what ``fn`` makes of it (group expansion, forwarding)."""
+        self.targets = [new for target in self.targets for new in fn(target)]
+
 
 @dataclass
 class Context:

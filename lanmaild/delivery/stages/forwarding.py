@@ -86,7 +86,4 @@ def forward(ctx, mail, target: Target) -> list[Target]:
 
 
 def run(ctx, mail) -> None:
-    targets: list[Target] = []
-    for target in mail.targets:
-        targets += forward(ctx, mail, target)
-    mail.targets = targets
+    mail.rewrite_targets(lambda target: forward(ctx, mail, target))

@@ -38,7 +38,4 @@ def expand(ctx, mail, target: Target) -> list[Target]:
 
 
 def run(ctx, mail) -> None:
-    targets: list[Target] = []
-    for target in mail.targets:
-        targets += expand(ctx, mail, target)
-    mail.targets = targets
+    mail.rewrite_targets(lambda target: expand(ctx, mail, target))

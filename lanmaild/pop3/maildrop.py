@@ -2,9 +2,11 @@
 
 At log-in the session takes a snapshot of (uid, size) with one range query; message
 numbers 1..n index into it and stay stable for the whole session (RFC 1939). DELE only
-marks; ``commit`` (the UPDATE state) removes the marked messages in one store
-transaction. Bodies are read in chunks straight from the store when RETR/TOP ask, so a
-message removed by an IMAP session meanwhile is reported, not crashed on.
+marks; ``commit`` (the UPDATE state) removes the marked messages, and flags the ones
+sent by RETR \\Seen (as Dovecot does, so an IMAP client on the same account shows them
+read), in one store transaction. Bodies are read in chunks straight from the store when
+RETR/TOP ask, so a message removed by an IMAP session meanwhile is reported, not crashed
+on.
 
 Read-ahead: most clients RETR every message in order, so while one is being sent the
 next few small ones (at most ``READ_AHEAD_BYTES`` together) are fetched in one store
@@ -71,6 +73,7 @@ class Maildrop:
     uids: array
     sizes: array
     deleted: set[int] = field(default_factory=set)  # 0-based indexes marked by DELE
+    retrieved: set[int] = field(default_factory=set)  # 0-based indexes sent by RETR
     _ahead: dict[int, asyncio.Future] = field(default_factory=dict)  # uid -> bytes | None
     _task: asyncio.Task | None = None
 
@@ -181,9 +184,14 @@ class Maildrop:
         self.deleted.clear()
         return n
 
+    def mark_retrieved(self, number: int) -> None:
+        self.retrieved.add(self.index(number))
+
     async def commit(self) -> int:
-        """UPDATE state: remove the marked messages; returns once the commit is durable."""
-        if not self.deleted:
+        """UPDATE state: remove the marked messages and flag the retrieved ones \\Seen, in
+        one transaction; returns (the number removed) once the commit is durable."""
+        seen = [self.uids[i] for i in sorted(self.retrieved - self.deleted)]
+        if not self.deleted and not seen:
             return 0
-        uids = [self.uids[i] for i in sorted(self.deleted)]
-        return await self.store.pop3_delete(self.folder_id, uids)
+        delete = [self.uids[i] for i in sorted(self.deleted)]
+        return await self.store.pop3_update(self.folder_id, delete, seen)

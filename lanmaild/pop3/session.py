@@ -359,6 +359,7 @@ class Session:
         size = self.maildrop.size(n)
         sent = await self._send_message(n, f"{size} octets", parser.DotStuffer(), None)
         if sent:
+            self.maildrop.mark_retrieved(n)
             self.log.info("retr %d uid=%d %d octets", n, self.maildrop.uid(n), size)
 
     @_states(TRANSACTION)

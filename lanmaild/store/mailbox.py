@@ -900,16 +900,32 @@ class MailboxStore:
 
         return await self.db.read(job)
 
-    async def pop3_delete(self, folder_id: int, uids: list[int]) -> int:
-        """Remove messages (POP3 UPDATE state) in one transaction; durable on return.
-        Messages already gone (expunged over IMAP meanwhile) are skipped."""
+    async def pop3_update(self, folder_id: int, delete: list[int], seen: list[int]) -> int:
+        """The UPDATE state in one transaction, durable on return: remove ``delete`` and
+        flag ``seen`` (retrieved with RETR) \\Seen, so IMAP shows them as read. Messages
+        already gone (expunged over IMAP meanwhile) are skipped; returns how many were
+        removed."""
 
         def job(tx: Tx) -> int:
-            cur = tx.conn.executemany("DELETE FROM message WHERE folder_id = ? AND uid = ?",
-                                      [(folder_id, uid) for uid in uids])
-            if cur.rowcount:
+            removed = 0
+            if delete:
+                cur = tx.conn.executemany("DELETE FROM message WHERE folder_id = ? AND uid = ?",
+                                          [(folder_id, uid) for uid in delete])
+                removed = max(cur.rowcount, 0)
+            unseen = [r[0] for r in tx.execute(
+                "SELECT uid FROM message WHERE folder_id = ? AND flags & 1 = 0"
+                " AND uid IN (SELECT value FROM json_each(?))",
+                (folder_id, json.dumps(seen)))] if seen else []
+            if unseen:
+                modseq = tx.execute(
+                    "UPDATE folder SET highestmodseq = highestmodseq + 1 WHERE id = ?"
+                    " RETURNING highestmodseq", (folder_id,)).fetchone()[0]
+                tx.conn.executemany(
+                    "UPDATE message SET flags = flags | 1, modseq = ? WHERE folder_id = ?"
+                    " AND uid = ?", [(modseq, folder_id, uid) for uid in unseen])
+            if removed or unseen:
                 tx.after_commit(lambda: self.notify.changed(folder_id))
-            return max(cur.rowcount, 0)
+            return removed
 
         return await self.db.write(job)
 

@@ -180,7 +180,7 @@ def test_message_removed_by_other_session(pop_daemon):
         store = Store(pop_daemon.data)
         try:
             snap = await store.mail.pop3_snapshot("meier")
-            assert await store.mail.pop3_delete(snap[0], [snap[2][1]]) == 1
+            assert await store.mail.pop3_update(snap[0], [snap[2][1]], []) == 1
         finally:
             store.close()
 

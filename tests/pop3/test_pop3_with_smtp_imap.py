@@ -56,3 +56,29 @@ def test_smtp_delivery_then_pop3_and_imap(pop_daemon):
     _, data = imap.search(None, "ALL")
     assert len(data[0].split()) == 2
     imap.logout()
+
+
+def test_retr_marks_seen_at_quit_top_and_dropped_sessions_do_not(pop_daemon):
+    wait_for_messages(pop_daemon, 3)
+    imap = imaplib.IMAP4("127.0.0.1", pop_daemon.ports["imap"])
+    imap.login("meier", "secret")
+    imap.select("INBOX")
+    imap.store("1:3", "-FLAGS", "\\Seen")
+
+    def unseen() -> list[bytes]:
+        imap.noop()
+        return imap.search(None, "UNSEEN")[1][0].split()
+
+    pop = connect(pop_daemon)
+    pop.retr(1)
+    pop.top(2, 0)
+    assert unseen() == [b"1", b"2", b"3"]  # nothing changes before QUIT
+    pop.quit()
+    assert unseen() == [b"2", b"3"]  # RETR'd: \Seen; TOP'd: not
+
+    pop = connect(pop_daemon)
+    pop.retr(3)
+    pop.sock.close()  # dropped without QUIT: no UPDATE state, no change
+    time.sleep(0.3)
+    assert unseen() == [b"2", b"3"]
+    imap.logout()

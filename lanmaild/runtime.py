@@ -43,8 +43,7 @@ class Runtime:
 
     async def sync_accounts(self) -> None:
         """Every configured account has its folders in the store."""
-        for account in self.config.accounts.values():
-            await self.store.mail.ensure_account(account.key)
+        await self.store.mail.ensure_accounts([a.key for a in self.config.accounts.values()])
 
     async def reload(self) -> Config:
         """Re-read conf.d; raises ConfigError (old config keeps serving) when invalid."""

@@ -9,10 +9,10 @@ header.
 
 from __future__ import annotations
 
-import json
 import time
 
 from ..mime.headers import header_fields
+from ..mime.parser import ParsedMessage
 from ..mime.render import literal
 from ..mime.sections import slice_part
 from .parser import FetchAtt, Section
@@ -82,12 +82,7 @@ def columns(atts: list[FetchAtt]) -> tuple[str, ...]:
 
 
 def _parts(row: dict) -> dict:
-    blob = row.get("parts")
-    if blob:
-        return {r[0]: (r[1], r[2], r[3], r[4]) for r in json.loads(blob)}
-    from ..mime.parser import parse_message  # stored before part offsets existed
-
-    return parse_message(row["raw"]).parts
+    return ParsedMessage.parts_from_json(row["parts"])
 
 
 def section_bytes(row: dict, section: Section) -> bytes | None:

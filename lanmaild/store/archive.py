@@ -73,12 +73,12 @@ def add_entry_tx(tx: Tx, account: str, direction: str, raw: bytes, parsed, sende
         (entry_id, account, direction, archived, parsed.date, sender, rcpts, parsed.from_,
          parsed.to, parsed.cc, parsed.subject, parsed.message_id, len(raw), digest, chain,
          raw))
-    attachments = " ".join(getattr(parsed, "attachment_names", None) or ())
+    attachments = " ".join(parsed.attachment_names)
     tx.execute(
         "INSERT INTO archive_fts (rowid, from_, to_, cc, subject, body, attachments)"
         " VALUES (?,?,?,?,?,?,?)",
         (entry_id, f"{parsed.from_ or ''} {sender}", f"{parsed.to or ''} {rcpts}",
-         parsed.cc or "", parsed.subject or "", getattr(parsed, "search_text", "") or "",
+         parsed.cc or "", parsed.subject or "", parsed.search_text,
          attachments))
     return entry_id
 

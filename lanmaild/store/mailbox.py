@@ -255,21 +255,12 @@ def store_blob_tx(tx: Tx, raw: bytes, parsed) -> int:
         " subject, from_, to_, cc, bcc, message_id, in_reply_to, sent_date)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (len(raw), hashlib.sha256(raw).digest(), parsed.header_size, parsed.envelope,
-         parsed.bodystructure, parsed.body, _parts_blob(parsed), parsed.subject, parsed.from_,
+         parsed.bodystructure, parsed.body, parsed.parts_json(), parsed.subject, parsed.from_,
          parsed.to, parsed.cc, parsed.bcc, parsed.message_id, parsed.in_reply_to, parsed.date))
     blob_id = cur.lastrowid
     tx.execute("INSERT INTO blob_raw (blob_id, raw) VALUES (?, ?)", (blob_id, raw))
     index_text_tx(tx, blob_id, raw, parsed)
     return blob_id
-
-
-def _parts_blob(parsed) -> bytes | None:
-    """Part offsets for BODY[section] (``ParsedMessage.parts_json``)."""
-    for name in ("parts_json", "parts_blob"):
-        fn = getattr(parsed, name, None)
-        if fn is not None:
-            return fn()
-    return None
 
 
 def _clean(text: str) -> str:
@@ -291,14 +282,8 @@ def index_text_tx(tx: Tx, blob_id: int, raw: bytes, parsed) -> None:
     header = raw[:parsed.header_size].decode("utf-8", "replace")
     decoded = " ".join(v for v in (parsed.subject, parsed.from_, parsed.to, parsed.cc,
                                    parsed.bcc) if v)
-    text = getattr(parsed, "search_text", None) or ""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    # search_text is "name: value" lines of the main header fields, an empty line, then the
-    # decoded text parts: only the latter is BODY.
-    body = text[1:] if text.startswith("\n") else text.partition("\n\n")[2]
     tx.execute("INSERT INTO blob_search (blob_id, hdr, body) VALUES (?, ?, ?)",
-               (blob_id, _clean(header + "\n" + decoded), _clean(body)))
+               (blob_id, _clean(header + "\n" + decoded), _clean(parsed.search_body)))
 
 
 INDEX_BATCH_TEXT = 1024 * 1024  # characters of text per indexer transaction
@@ -378,8 +363,15 @@ class MailboxStore:
 
     # -------------------------------------------------------------- accounts
 
-    async def ensure_account(self, name: str) -> None:
-        await self.db.write(lambda tx: account_id_tx(tx, name))
+    async def ensure_accounts(self, names: list[str]) -> None:
+        """Every named account has its default folders (one transaction for all: start-up
+        and each reload call this with the whole account list)."""
+
+        def job(tx: Tx) -> None:
+            for name in names:
+                account_id_tx(tx, name)
+
+        await self.db.write(job)
 
     async def delete_account(self, name: str) -> bool:
         """Remove the account's folders and messages (blobs go with their last reference)."""

@@ -223,6 +223,7 @@ def _server(path: Path, text: str, data: dict, base: Path) -> ServerConfig:
         control_socket=_resolve(base, sock) if sock else data_dir / "lanmaild.sock",
         trusted_networks=_networks(t, "trusted_networks"),
         plaintext_auth=_networks(t, "plaintext_auth"),
+        email_commands_trusted=t.get("email_commands_trusted", bool, False),
     )
     t.finish()
     return cfg
@@ -264,7 +265,8 @@ def _limits(path: Path, text: str, data: dict) -> LimitsConfig:
     defaults = LimitsConfig()
     values = {k: t.non_negative(k, getattr(defaults, k)) for k in LimitsConfig.__dataclass_fields__}
     t.finish()
-    for key in ("message_size", "recipients", "connections_per_ip", "line_length"):
+    for key in ("message_size", "recipients", "connections_per_ip", "line_length",
+                "connections_per_service", "prelogin_literal"):
         if values[key] == 0:
             raise t.err(key, "must be at least 1")
     if values["line_length"] < 1000:
@@ -317,10 +319,24 @@ def load_account(path: Path, overlay: Overlay | None = None) -> Account:
         keep_copy=t.get("keep_copy", bool, False),
         sms_number=sms_number,
         quota=t.non_negative("quota", 0),
+        send_as=_send_as(t),
         extra=extra,
     )
     t.finish()
     return account
+
+
+def _send_as(t: _Table) -> tuple[str, ...]:
+    """``send_as``: full addresses, ``*@domain`` or ``*`` (any sender)."""
+    items = []
+    for item in t.str_list("send_as"):
+        value = item.strip().lower()
+        if value == "*" or ADDRESS_RE.match(value) or (
+                value.startswith("*@") and DOMAIN_RE.match(value[2:])):
+            items.append(value)
+        else:
+            raise t.err("send_as", f"'{item}' is not an address, \"*@domain\" or \"*\"")
+    return tuple(items)
 
 
 def load_group(path: Path, overlay: Overlay | None = None) -> Group:

@@ -22,6 +22,9 @@ class ServerConfig:
     control_socket: Path
     trusted_networks: tuple[Network, ...] = ()
     plaintext_auth: tuple[Network, ...] = ()
+    # Email commands ("LMS Forwarding on ...") from a trusted network without SMTP AUTH:
+    # off by default, since any host there can forge any envelope sender.
+    email_commands_trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,12 @@ class LimitsConfig:
     auth_failures_per_account: int = 10
     auth_failure_window: int = 300
     forward_hops: int = 25
+    connections_per_service: int = 500
+    prelogin_timeout: int = 60
+    prelogin_literal: int = 8192
+    auth_failure_delay_ms: int = 1000
+    smtp_junk_commands: int = 100
+    query_timeout: int = 30
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,9 @@ class Account:
     keep_copy: bool = False
     sms_number: str = ""
     quota: int = 0  # bytes; 0 = unlimited
+    # Envelope senders this account may use besides its own addresses once logged in:
+    # addresses, "*@domain", or "*" for any (the sender check off for this account).
+    send_as: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)  # sections owned by later modules
 
     @property

@@ -29,6 +29,8 @@ One package per concern, as in mox:
 - ``control``   the Unix-socket JSON control API (one JSON object per line).
 - ``runtime``   the ``Runtime`` object handed to every service: current config, store,
                 authenticator, TLS contexts, logger. Reload swaps ``runtime.config``.
+- ``sessions``  logged-in IMAP/POP3 sessions by account: a reload that drops an account
+                ends them (the store never re-creates an account; only config does).
 - ``daemon``    process life cycle: data_dir lock, listeners, signals (SIGTERM, SIGHUP).
 
 Never lose mail: a 250 reply, a POP3 DELE, a queue hand-off each happen only after the

@@ -39,6 +39,11 @@ class StartupError(Exception):
     """Start-up cannot go on; the message is the one line printed to the admin."""
 
 
+class FatalError(Exception):
+    """The daemon cannot go on serving (the store writer died): it stopped its services
+    and exits non-zero, so the service manager (systemd Restart=on-failure) restarts it."""
+
+
 def lock_data_dir(data_dir: Path) -> int:
     """Hold an exclusive lock on data_dir for the life of the process."""
     try:
@@ -102,6 +107,13 @@ async def run(config: Config) -> None:
     runtime = Runtime(config, store)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    fatal: list[BaseException] = []
+
+    def on_fatal(exc: BaseException) -> None:  # runs on the writer thread
+        fatal.append(exc)
+        loop.call_soon_threadsafe(stop.set)
+
+    store.db.on_fatal = on_fatal
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(_sighup(runtime)))
@@ -117,6 +129,9 @@ async def run(config: Config) -> None:
         store.close()
         os.close(lock_fd)
         log.info("stopped")
+    if fatal:
+        raise FatalError(f"the store writer failed ({fatal[0].__class__.__name__}: "
+                         f"{fatal[0]}); exiting so that the service manager restarts lanmaild")
 
 
 async def _sighup(runtime: Runtime) -> None:

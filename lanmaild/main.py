@@ -10,10 +10,12 @@ import sys
 
 from . import __version__
 from .config import ConfigError, load_config
-from .daemon import StartupError, run
+from .daemon import FatalError, StartupError, run
+from .logsafe import SafeFormatter
 from .net import ListenError
 
 EX_CONFIG = 78  # sysexits: configuration error
+EX_SOFTWARE = 70  # sysexits: internal error (the store writer died)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,9 +36,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """One line per event on stderr; client text cannot forge lines (``logsafe``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler])
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's own chatter
     logging.getLogger("asyncio").setLevel(logging.WARNING)
 
@@ -58,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StartupError, ListenError, ConfigError) as exc:
         print(f"lanmaild: {exc}", file=sys.stderr)
         return 1
+    except FatalError as exc:
+        print(f"lanmaild: {exc}", file=sys.stderr)
+        return EX_SOFTWARE
     except KeyboardInterrupt:
         pass
     return 0

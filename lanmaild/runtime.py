@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .auth.authenticator import Authenticator
 from .config import Config, load_config
-from .net import ConnectionLimiter, server_context
+from .net import ConnectionLimiter, TLSProvider
 from .store import Store
 
 log = logging.getLogger("lanmaild")
@@ -30,34 +30,42 @@ class Runtime:
         self.config = config
         self.store = store
         self.auth = Authenticator(self)
-        self.limiter = ConnectionLimiter(lambda: self.config.limits.connections_per_ip)
-        self.tls_context: ssl.SSLContext | None = server_context(config.tls)
+        self.limiter = ConnectionLimiter(lambda: self.config.limits)
+        self.tls = TLSProvider(config.tls)
         self.started = time.time()
         self.reload_hooks: list[ReloadHook] = []
         self.services: dict[str, object] = {}  # service name -> its state (queue worker, ...)
         self._reload_lock = asyncio.Lock()
 
     @property
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The listener context (None without a certificate): every handshake gets the
+        certificate loaded at the last reload (``net.tls``)."""
+        return self.tls.context
+
+    @property
     def config_dir(self) -> Path:
         return self.config.config_dir
 
-    async def sync_accounts(self) -> None:
-        """Every configured account has its folders in the store."""
-        await self.store.mail.ensure_accounts([a.key for a in self.config.accounts.values()])
+    async def sync_accounts(self, config: Config | None = None) -> None:
+        """Every configured account has its folders in the store (the only place that
+        makes accounts there: protocol sessions and delivery never do)."""
+        accounts = (config or self.config).accounts
+        await self.store.mail.ensure_accounts([a.key for a in accounts.values()])
 
     async def reload(self) -> Config:
         """Re-read conf.d; raises ConfigError (old config keeps serving) when invalid."""
         async with self._reload_lock:
             new = await asyncio.to_thread(load_config, self.config.config_dir)
             old = self.config
-            if new.tls != old.tls:
-                self.tls_context = server_context(new.tls)
+            if await asyncio.to_thread(self.tls.update, new.tls):
+                log.info("reload: TLS certificate loaded from %s", new.tls.cert)
             if new.listen != old.listen or new.server.data_dir != old.server.data_dir or \
                     new.server.control_socket != old.server.control_socket:
                 log.warning("reload: [listen], data_dir and control_socket changes take "
                             "effect at the next restart")
-            self.config = new
-            await self.sync_accounts()
+            await self.sync_accounts(new)  # before the swap: a new account's first
+            self.config = new  # delivery must find it in the store
             for hook in self.reload_hooks:
                 await hook(self, old, new)
             log.info("config reloaded: %d accounts, %d groups", len(new.accounts),

@@ -20,6 +20,7 @@ def inject_mail(daemon, account: str, folders: dict[str, list[bytes]]) -> None:
     async def go() -> None:
         store = Store(daemon.data)
         try:
+            await store.mail.ensure_accounts([account])  # as the daemon does from conf.d
             for folder, messages in folders.items():
                 for raw in messages:
                     raw = normalize_crlf(raw)

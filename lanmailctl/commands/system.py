@@ -20,9 +20,17 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  config   {result['config_dir']}")
         typer.echo(f"  data     {result['data_dir']}")
         typer.echo(f"  domains  {', '.join(result['domains'])}")
+        conns = result.get("connections", {})
+        open_by = conns.get("per_service", {})
         for service, addrs in result["listen"].items():
-            typer.echo(f"  {service:<10} {' '.join(addrs)}")
+            count = f"  ({open_by.get(service, 0)} open)" if service in open_by else ""
+            typer.echo(f"  {service:<10} {' '.join(addrs)}{count}")
         typer.echo(f"  accounts {result['accounts']}, groups {result['groups']}")
+        if conns:
+            typer.echo(f"  connections: at most {conns['limit_per_service']} per service, "
+                       f"{conns['limit_per_client']} per client (IPv6: per /64)")
+            for item in conns["top_clients"]:
+                typer.echo(f"    {item['client']:<24} {item['connections']}")
 
     @app.command()
     def reload(json_: bool = JSON_OPTION) -> None:

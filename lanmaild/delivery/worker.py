@@ -54,6 +54,8 @@ log = logging.getLogger("lanmaild.delivery")
 BATCH = 256
 CACHE_BYTES = 64 * 1024 * 1024
 MAX_ATTEMPTS = 12
+BACKOFF_MIN = 1.0  # seconds the worker waits after a batch that made no progress ...
+BACKOFF_MAX = 60.0  # ... doubling up to this
 RETRY_BASE = 60
 RETRY_MAX = 3600
 
@@ -124,6 +126,7 @@ class QueueWorker:
         self._cache: dict[int, tuple[bytes, object]] = {}
         self._cache_bytes = 0
         self._inflight: set[int] = set()
+        self._backoff = 0.0
         self._task: asyncio.Task | None = None
         self.stats: Counter[str] = Counter()
 
@@ -235,9 +238,16 @@ class QueueWorker:
                 raise
             except Exception:  # noqa: BLE001 - the worker must keep running
                 log.exception("queue worker: batch failed")
-                await asyncio.sleep(1)
+                handled = -1
+            if handled > 0:
+                self._backoff = 0.0
                 continue
-            if handled:
+            if handled < 0:
+                # Nothing could be delivered or deferred (the store refuses writes): wait,
+                # longer each time, instead of retrying the same messages in a tight loop.
+                self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))
+                log.warning("queue worker: no progress, retrying in %.0f s", self._backoff)
+                await asyncio.sleep(self._backoff)
                 continue
             timeout = 60.0
             try:
@@ -268,12 +278,17 @@ class QueueWorker:
         finally:
             for qm in msgs:
                 self._inflight.discard(qm.id)
+        progress = 0
         for qm, result in zip(msgs, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, Stale):
                 log.error("queue %d: delivery failed, deferred: %s", qm.id, result,
                           exc_info=result)
-                await self._defer_or_bounce(ctx, qm, f"{result.__class__.__name__}: {result}")
-        return len(msgs)
+                if await self._defer_or_bounce(ctx, qm,
+                                               f"{result.__class__.__name__}: {result}"):
+                    progress += 1
+            else:
+                progress += 1
+        return progress or -1
 
     def _mail(self, ctx: Context, qm: QueuedMessage) -> Mail:
         cached = self._cache.pop(qm.id, None)
@@ -314,12 +329,13 @@ class QueueWorker:
         self.stats["copies"] += n
         return n
 
-    async def _defer_or_bounce(self, ctx: Context, qm: QueuedMessage, error: str) -> None:
+    async def _defer_or_bounce(self, ctx: Context, qm: QueuedMessage, error: str) -> bool:
+        """Defer (or after MAX_ATTEMPTS bounce) a failed message; False if even that failed."""
         attempts = max((a for _r, _a, a in qm.recipients), default=0)
         try:
             if attempts + 1 < MAX_ATTEMPTS:
                 await self.runtime.store.db.write(_defer_tx, qm, error)
-                return
+                return True
             if qm.raw is None:
                 qm.raw = await self.runtime.store.mail.blob_raw(qm.blob_id)
             mail = Mail(queue_id=qm.id, blob_id=qm.blob_id, raw=qm.raw,
@@ -335,3 +351,5 @@ class QueueWorker:
             await self.runtime.store.db.write(_commit_tx, mail, qm, self.runtime.store.notify)
         except Exception:  # noqa: BLE001
             log.exception("queue %d: could not defer", qm.id)
+            return False
+        return True

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..auth import sasl
 from ..mime.render import nstring, quoted
+from ..net.tls import handshake_failure
 from .base import ANY, AUTH, NOT_AUTH, Bad, Done, No, Ok, State, command
 
 if TYPE_CHECKING:
@@ -45,7 +46,12 @@ async def starttls(s: Session, cmd: Command) -> None:
     buffer = getattr(s.conn.reader, "_buffer", None)
     if buffer:
         buffer.clear()
-    await s.conn.starttls(ctx)
+    try:
+        await s.conn.starttls(ctx)
+    except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+        # Plain text or garbage instead of a ClientHello: a client mistake, one INFO line.
+        s.log.info("starttls: TLS handshake failed: %s", handshake_failure(exc))
+        raise EOFError from None  # nothing more can be said on this connection
     s.log.info("tls started")
     raise Done()
 
@@ -53,11 +59,8 @@ async def starttls(s: Session, cmd: Command) -> None:
 async def _logged_in(s: Session, cmd: Command, username: str, password: str) -> None:
     account = await s.runtime.auth.login(username, password, ip=s.conn.peer_ip,
                                          service="imap", session=s.conn.session_id)
-    if account is None:
+    if account is None or not s.logged_in(account):
         raise No("Authentication failed", "AUTHENTICATIONFAILED")
-    s.account = account
-    s.user = account.key
-    s.state = State.AUTHENTICATED
     s.log.info("login user=%s", account.name)
     raise Ok("Logged in", "CAPABILITY " + s.capabilities())
 

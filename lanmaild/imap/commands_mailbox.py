@@ -12,13 +12,13 @@ modified UTF-7 on the wire.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING
 
 from ..mime.render import quoted
 from ..store.mailbox import FolderExists, flags_to_bits
 from . import utf7
 from .base import AUTH, Bad, No, Ok, command
+from .listmatch import Pattern, PatternError
 from .selected import SelectedMailbox, flags_bytes, uid_set_text
 
 if TYPE_CHECKING:
@@ -169,21 +169,6 @@ async def unsubscribe(s: Session, cmd: Command) -> None:
 # ------------------------------------------------------------------ LIST / LSUB
 
 
-def pattern_regex(pattern: str) -> re.Pattern:
-    """LIST pattern: "*" matches anything, "%" anything but the separator."""
-    if pattern[:5].upper() == "INBOX":
-        pattern = "INBOX" + pattern[5:]
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "%":
-            out.append("[^.]*")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out) + r"\Z", re.S)
-
-
 def _tree(names: list[str]) -> tuple[set[str], set[str]]:
     """(names with children, parents that exist only implicitly)."""
     real = set(names)
@@ -197,11 +182,16 @@ def _tree(names: list[str]) -> tuple[set[str], set[str]]:
 
 @command("LIST", "LSUB", states=AUTH)
 async def list_(s: Session, cmd: Command) -> None:
+    """LIST and LSUB (RFC 3501 6.3.8, 6.3.9). Patterns are matched by ``listmatch`` in
+    linear time and bounded in size: a pattern runs on the loop every session shares."""
     ref, pattern = cmd.args
     if not pattern and cmd.name == "LIST":
         s.untagged(b'LIST (\\Noselect) "." ""')
         return
-    regex = pattern_regex(ref + pattern)
+    try:  # RFC 3501 6.3.8: the reference and the pattern are read as one name
+        matcher = Pattern(ref + pattern)
+    except PatternError as exc:
+        raise Bad(str(exc)) from None
     folders = await s.store.list_folders(s.user)
     if cmd.name == "LSUB":
         folders = [f for f in folders if f.subscribed]
@@ -209,7 +199,7 @@ async def list_(s: Session, cmd: Command) -> None:
     has_children, implicit = _tree(list(by_name))
     rows = []
     for name in sorted(set(by_name) | implicit):
-        if not regex.match(name):
+        if not matcher.matches(name):
             continue
         attrs: list[str] = []
         info = by_name.get(name)

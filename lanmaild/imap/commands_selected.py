@@ -253,7 +253,7 @@ async def idle(s: Session, cmd: Command) -> None:
     s.send(b"+ idling\r\n")
     await s.poll(force=True)
     await s.flush()
-    timeout = s.runtime.config.limits.imap_autologout or None
+    timeout = s.idle_timeout
     line_task = asyncio.ensure_future(s.reader.readline())
     try:
         while True:
@@ -263,10 +263,13 @@ async def idle(s: Session, cmd: Command) -> None:
             if box is not None:
                 event_task = asyncio.ensure_future(box.event.wait())
                 waiters.add(event_task)
-            done, _ = await asyncio.wait(waiters, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if event_task is not None and not event_task.done():
-                event_task.cancel()
+            try:
+                with s.waiting_for_client():
+                    done, _ = await asyncio.wait(waiters, timeout=timeout,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if event_task is not None and not event_task.done():
+                    event_task.cancel()
             if line_task in done:
                 break
             if not done:

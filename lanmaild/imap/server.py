@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 log = logging.getLogger("lanmaild.imap")
-REFUSE = b"* BYE [UNAVAILABLE] Too many connections from your address\r\n"
+REFUSE = b"* BYE [UNAVAILABLE] "
 
 
 async def start(runtime: Runtime) -> list[asyncio.AbstractServer]:
@@ -28,13 +28,13 @@ async def start(runtime: Runtime) -> list[asyncio.AbstractServer]:
     servers: list[asyncio.AbstractServer] = []
     if cfg.listen.imap:
         servers += await bind("imap", cfg.listen.imap, on_client, limiter=runtime.limiter,
-                              refuse_line=REFUSE, line_limit=line_limit)
+                              refuse_prefix=REFUSE, line_limit=line_limit)
     if cfg.listen.imaps:
         if runtime.tls_context is None:
             log.error("imaps listeners need [tls] cert and key; not listening on %s",
                       ", ".join(f"{h}:{p}" for h, p in cfg.listen.imaps))
         else:
             servers += await bind("imaps", cfg.listen.imaps, on_client,
-                                  limiter=runtime.limiter, refuse_line=REFUSE,
+                                  limiter=runtime.limiter, refuse_prefix=REFUSE,
                                   ssl_ctx=runtime.tls_context, line_limit=line_limit)
     return servers

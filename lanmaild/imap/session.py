@@ -11,11 +11,15 @@ sessions changed in the selected folder, within what RFC 3501 7.4.1 allows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..sessions import ACCOUNT_DELETED, LiveSessions
 from ..store import StoreError
+from ..store.mailbox import AccountGone
 from . import commands_auth, commands_mailbox, commands_selected  # noqa: F401 - registration
 from .base import HANDLERS, Bad, Bye, Done, No, Ok, Reply, State
 from .parser import CommandReader, FramingError, ParseError, parse_command, parse_tag
@@ -56,6 +60,10 @@ class Session:
                                     line_limit=limits.line_length,
                                     literal_limit=self._literal_limit)
         self._pending = 0
+        self.live = LiveSessions.of(runtime)
+        self.ended: str | None = None  # set by end(): finish with BYE at the next chance
+        self._waiting = False  # waiting for the client: end() may interrupt at once
+        self._task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ output
 
@@ -80,11 +88,19 @@ class Session:
         if self._pending >= FLUSH_AT:
             await self.flush()
 
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds of client silence allowed now: ``imap_autologout`` (RFC 3501 5.4: at
+        least 30 minutes), and until log-in at most ``limits.prelogin_timeout``: an
+        anonymous client should not hold a connection for half an hour. None = no limit."""
+        limits = self.runtime.config.limits
+        prelogin = limits.prelogin_timeout if self.state is State.NOT_AUTHENTICATED else 0
+        return min((t for t in (limits.imap_autologout, prelogin) if t), default=None)
+
     async def read_line(self) -> bytes:
         """A client line inside a command (AUTHENTICATE responses), with autologout."""
-        timeout = self.runtime.config.limits.imap_autologout or None
         try:
-            return await asyncio.wait_for(self.reader.readline(), timeout)
+            return await asyncio.wait_for(self.reader.readline(), self.idle_timeout)
         except TimeoutError:
             raise Bye("Autologout; idle for too long") from None
 
@@ -93,7 +109,15 @@ class Session:
         await self.flush()
 
     def _literal_limit(self, first_line: bytes) -> int:
-        limit = self.runtime.config.limits.message_size
+        """Octets of literal data the command may carry, checked before a "+" is sent.
+
+        Before log-in only ``limits.prelogin_literal`` (enough for LOGIN/AUTHENTICATE): an
+        anonymous client must not make the server buffer a message-sized APPEND. After it,
+        APPEND may carry ``message_size`` and other commands ``SMALL_LITERAL``."""
+        limits = self.runtime.config.limits
+        if self.state is State.NOT_AUTHENTICATED:
+            return limits.prelogin_literal
+        limit = limits.message_size
         parts = first_line.split(b" ", 3)
         if len(parts) > 1 and parts[1].upper() == b"APPEND":
             return limit
@@ -123,13 +147,19 @@ class Session:
     # ------------------------------------------------------------------ main loop
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         self.untagged(f"OK [CAPABILITY {self.capabilities()}] lanmaild {__version__} "
                       "IMAP4rev1 ready")
         await self.flush()
         try:
-            while self.state is not State.LOGOUT:
-                if not await self.one_command():
-                    break
+            try:
+                while self.state is not State.LOGOUT:
+                    if not await self.one_command():
+                        break
+            except asyncio.CancelledError:
+                if self.ended is None or self._task.uncancel():
+                    raise
+                raise self._ended_bye() from None  # end() interrupted a wait
         except Bye as bye:
             code = f"[{bye.code}] " if bye.code else ""
             self.untagged(f"BYE {code}{bye.text}")
@@ -139,16 +169,54 @@ class Session:
         except asyncio.CancelledError:  # the daemon is stopping
             self.untagged("BYE Server shutting down")
         finally:
+            if self.account is not None:
+                self.live.discard(self.account.key, self)
             self.deselect()
             try:
                 await asyncio.wait_for(self.flush(), 5)  # a stalled client cannot hold us
             except (ConnectionError, OSError, TimeoutError):
                 pass
 
-    async def one_command(self) -> bool:
-        timeout = self.runtime.config.limits.imap_autologout or None
+    # ------------------------------------------------------------------ ending early
+
+    def logged_in(self, account: Account) -> bool:
+        """Enter the authenticated state; False if the account was deleted meanwhile."""
+        if not self.live.add(account.key, self):
+            return False
+        self.account = account
+        self.user = account.key
+        self.state = State.AUTHENTICATED
+        return True
+
+    def end(self, reason: str) -> None:
+        """Close the session with ``* BYE [CONTACTADMIN] reason`` (its account was
+        deleted): at once while it waits for the client, else after the current command,
+        so no response is cut in half."""
+        self.ended = self.ended or reason
+        if self._waiting and self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def _ended_bye(self) -> Bye:
+        return Bye(self.ended or "", "CONTACTADMIN")
+
+    @contextlib.contextmanager
+    def waiting_for_client(self) -> Iterator[None]:
+        """Mark a wait for client input (next command, IDLE's DONE) that ``end`` may
+        cancel; nothing is half-written while the session waits."""
+        if self.ended is not None:
+            raise self._ended_bye()
+        self._waiting = True
         try:
-            raw = await asyncio.wait_for(self.reader.read_command(), timeout)
+            yield
+        finally:
+            self._waiting = False
+
+    # ------------------------------------------------------------------ commands
+
+    async def one_command(self) -> bool:
+        try:
+            with self.waiting_for_client():
+                raw = await asyncio.wait_for(self.reader.read_command(), self.idle_timeout)
         except TimeoutError:
             raise Bye("Autologout; idle for too long") from None
         except FramingError as exc:
@@ -206,6 +274,9 @@ class Session:
             raise
         except FramingError as exc:  # inside AUTHENTICATE or IDLE
             raise Bye(str(exc)) from None
+        except AccountGone:  # deleted while this session ran (reload hook not yet run)
+            self.ended = self.ended or ACCOUNT_DELETED
+            raise self._ended_bye() from None
         except StoreError as exc:
             self.log.error("%s failed: %s", cmd.name, exc)
             self.tagged(cmd.tag, "NO", "The mail store is unavailable, try again later",

@@ -9,7 +9,7 @@ from .listen import (
     bind_factory,
     new_session_id,
 )
-from .tls import server_context
+from .tls import TLSProvider, server_context
 
-__all__ = ["Connection", "ConnectionLimiter", "ListenError", "SessionLog", "bind",
+__all__ = ["Connection", "ConnectionLimiter", "ListenError", "SessionLog", "TLSProvider", "bind",
            "bind_factory", "new_session_id", "server_context"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import secrets
 import ssl
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger("lanmaild.net")
+
+IPV6_PREFIX = 64  # IPv6 clients share one per-client budget per /64
 
 
 class ListenError(Exception):
@@ -31,22 +34,64 @@ def new_session_id() -> str:
 
 
 class ConnectionLimiter:
-    """Connections per client IP, across all services (one LAN host = one budget)."""
+    """Open connections: per client (all services together) and per service (all clients).
 
-    def __init__(self, per_ip: Callable[[], int]) -> None:
-        self._per_ip = per_ip
-        self._open: Counter[str] = Counter()
+    One LAN host is one budget (``limits.connections_per_ip``) whatever it connects to. An
+    IPv6 client counts by its /64 network: a single host usually owns a whole /64 and could
+    otherwise open the per-IP budget once per address (RFC 6177 assigns /64 and larger to
+    end sites). Each service also has a cap for all clients together
+    (``limits.connections_per_service``), so a crowd of addresses cannot exhaust file
+    descriptors and memory either. Both limits are read at every accept, so a reload
+    takes effect for new connections.
+    """
 
-    def acquire(self, ip: str) -> bool:
-        if self._open[ip] >= self._per_ip():
-            return False
-        self._open[ip] += 1
-        return True
+    def __init__(self, limits: Callable[[], Any]) -> None:
+        self._limits = limits
+        self._by_client: Counter[str] = Counter()
+        self._by_service: Counter[str] = Counter()
 
-    def release(self, ip: str) -> None:
-        self._open[ip] -= 1
-        if self._open[ip] <= 0:
-            del self._open[ip]
+    @staticmethod
+    def client_key(ip: str) -> str:
+        """The budget an address counts against: itself (IPv4) or its /64 (IPv6)."""
+        try:
+            addr = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return ip
+        if isinstance(addr, ipaddress.IPv6Address):
+            if addr.ipv4_mapped is not None:
+                return str(addr.ipv4_mapped)
+            return str(ipaddress.ip_network(f"{addr}/{IPV6_PREFIX}", strict=False))
+        return str(addr)
+
+    def acquire(self, ip: str, service: str) -> str | None:
+        """Count a new connection; None when admitted, else why it is refused."""
+        limits = self._limits()
+        if self._by_service[service] >= limits.connections_per_service:
+            return "Too many connections to this service, try again later"
+        key = self.client_key(ip)
+        if self._by_client[key] >= limits.connections_per_ip:
+            return "Too many connections from your address"
+        self._by_client[key] += 1
+        self._by_service[service] += 1
+        return None
+
+    def release(self, ip: str, service: str) -> None:
+        for counter, key in ((self._by_client, self.client_key(ip)),
+                             (self._by_service, service)):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+
+    def snapshot(self, top: int = 10) -> dict[str, Any]:
+        """What ``lanmailctl status`` shows: open connections and the busiest clients."""
+        limits = self._limits()
+        return {
+            "per_service": dict(sorted(self._by_service.items())),
+            "top_clients": [{"client": k, "connections": n}
+                            for k, n in self._by_client.most_common(top)],
+            "limit_per_service": limits.connections_per_service,
+            "limit_per_client": limits.connections_per_ip,
+        }
 
 
 class SessionLog(logging.LoggerAdapter):
@@ -101,18 +146,21 @@ def _listen_error(service: str, host: str, port: int, exc: OSError) -> ListenErr
 
 
 async def bind(service: str, addrs: tuple[tuple[str, int], ...], handler: Handler, *,
-               limiter: ConnectionLimiter, refuse_line: bytes,
+               limiter: ConnectionLimiter, refuse_prefix: bytes,
                ssl_ctx: ssl.SSLContext | None = None, line_limit: int = 65536
                ) -> list[asyncio.AbstractServer]:
-    """Start stream servers for ``service``; ``refuse_line`` is sent to over-limit clients."""
+    """Start stream servers for ``service``; an over-limit client gets ``refuse_prefix``
+    followed by the reason (e.g. ``b"* BYE [UNAVAILABLE] "`` for IMAP) and is closed."""
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(service, reader, writer, is_tls=ssl_ctx is not None)
-        if not limiter.acquire(conn.peer_ip):
-            conn.log.warning("refused: too many connections from %s", conn.peer_ip)
+        refusal = limiter.acquire(conn.peer_ip, service)
+        if refusal is not None:
+            conn.log.warning("refused %s: %s", conn.peer_ip, refusal.lower())
             try:
-                await conn.write(refuse_line)
-            except OSError:
+                await asyncio.wait_for(conn.write(refuse_prefix + refusal.encode() + b"\r\n"),
+                                       5)
+            except (OSError, TimeoutError, ssl.SSLError):
                 pass
             await conn.close()
             return
@@ -125,7 +173,7 @@ async def bind(service: str, addrs: tuple[tuple[str, int], ...], handler: Handle
         except Exception:  # noqa: BLE001 - one broken session must not stop the listener
             conn.log.exception("session failed")
         finally:
-            limiter.release(conn.peer_ip)
+            limiter.release(conn.peer_ip, service)
             await conn.close()
             conn.log.info("disconnect")
 

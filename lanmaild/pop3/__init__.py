@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..net import Connection
     from ..runtime import Runtime
 
-REFUSE_LINE = b"-ERR [SYS/TEMP] too many connections from your address\r\n"
+REFUSE_PREFIX = b"-ERR [SYS/TEMP] "
 STREAM_LIMIT = 8192  # bytes buffered for one line; session.MAX_LINE is what is accepted
 
 
@@ -41,9 +41,9 @@ async def start(runtime: Runtime) -> list:
     servers: list = []
     if listen.pop3:
         servers += await bind("pop3", listen.pop3, handle, limiter=runtime.limiter,
-                              refuse_line=REFUSE_LINE, line_limit=STREAM_LIMIT)
+                              refuse_prefix=REFUSE_PREFIX, line_limit=STREAM_LIMIT)
     if listen.pop3s:
         servers += await bind("pop3s", listen.pop3s, handle, limiter=runtime.limiter,
-                              refuse_line=REFUSE_LINE, ssl_ctx=runtime.tls_context,
+                              refuse_prefix=REFUSE_PREFIX, ssl_ctx=runtime.tls_context,
                               line_limit=STREAM_LIMIT)
     return servers

@@ -10,6 +10,9 @@ Syntax lives in ``parser``, the maildrop (snapshot, deletion marks, store access
 - STLS (RFC 2595) drops whatever the client pipelined after it.
 - Deletions happen only at QUIT in TRANSACTION state, in one store transaction; ``+OK`` is
   sent after that commit returned. A dropped connection or autologout deletes nothing.
+- Silence: ``limits.prelogin_timeout`` before log-in, ``pop3_autologout`` after it.
+- Deleting the account (``lanmaild.sessions``) closes the connection without UPDATE: the
+  DELE marks are dropped, as on a dropped connection.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..auth.sasl import Credentials, SaslError, b64decode, b64encode, mechanism
+from ..net.tls import handshake_failure
+from ..sessions import LiveSessions
 from ..store import StoreError
 from . import parser
 from .maildrop import (
@@ -70,6 +75,10 @@ class Session:
         self.maildrop: Maildrop | None = None
         self.auth_failures = 0
         self.bad_commands = 0
+        self.live = LiveSessions.of(runtime)
+        self.ended: str | None = None  # set by end(): close before the next command
+        self._waiting = False  # waiting for the next command: end() may interrupt it
+        self._task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ I/O
 
@@ -80,7 +89,7 @@ class Session:
     async def read_line(self) -> bytes | None:
         """The next line without CRLF; None on EOF or autologout (both end the session
         without UPDATE). A line over MAX_LINE gets -ERR and ends the session."""
-        timeout = self.runtime.config.limits.pop3_autologout or None
+        timeout = self.idle_timeout
         try:
             line = await asyncio.wait_for(self.conn.reader.readuntil(b"\n"), timeout)
         except TimeoutError:
@@ -95,6 +104,15 @@ class Session:
             await self._too_long()
         return line.rstrip(b"\r\n")
 
+    @property
+    def idle_timeout(self) -> float | None:
+        """``pop3_autologout`` (RFC 1939 3: at least 10 minutes), and until log-in at most
+        ``limits.prelogin_timeout``: an anonymous client should not hold a connection for
+        ten minutes. 0 means no limit."""
+        limits = self.runtime.config.limits
+        return _shorter(limits.pop3_autologout,
+                        limits.prelogin_timeout if self.state == AUTHORIZATION else 0)
+
     async def _too_long(self) -> None:
         self.log.warning("line too long, closing")
         await self.send(err(f"line too long (max {parser.MAX_LINE} octets)"))
@@ -103,22 +121,46 @@ class Session:
     # ------------------------------------------------------------------ main loop
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         host = self.runtime.config.server.hostname
         await self.send(ok(f"{host} LANMail POP3 server ready"))
         try:
-            while True:
-                line = await self.read_line()
+            while self.ended is None:
+                line = await self._next_line()
                 if line is None:
                     break
                 await self.dispatch(line)
         except CloseSession:
             pass
+        except asyncio.CancelledError:
+            if self.ended is None or self._task.uncancel():
+                raise  # the daemon is stopping
         finally:
+            if self.ended is not None:
+                self.log.info("closing: %s", self.ended)
             if self.account is not None and self.maildrop is not None:
+                self.live.discard(self.account.key, self)
                 self.locks.release(self.account.key)
             if self.state == TRANSACTION and self.maildrop and self.maildrop.deleted:
                 self.log.info("session ended without QUIT: %d marked messages kept",
                               len(self.maildrop.deleted))
+
+    async def _next_line(self) -> bytes | None:
+        """The next command line; ``end`` may interrupt this wait (and only this one, so
+        a reply is never cut off)."""
+        self._waiting = True
+        try:
+            return await self.read_line()
+        finally:
+            self._waiting = False
+
+    def end(self, reason: str) -> None:
+        """Close the session without UPDATE (its account was deleted): at once while it
+        waits for a command, else after the current one. POP3 has no unsolicited
+        responses (RFC 1939 3), so the connection is just closed."""
+        self.ended = self.ended or reason
+        if self._waiting and self._task is not None and not self._task.done():
+            self._task.cancel()
 
     async def dispatch(self, line: bytes) -> None:
         try:
@@ -205,7 +247,12 @@ class Session:
         # RFC 2595 / CVE-2011-0411: nothing the client sent before the handshake may be
         # taken as a command afterwards.
         _discard_buffered(self.conn.reader)
-        await self.conn.starttls(ctx)
+        try:
+            await self.conn.starttls(ctx)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            # A client mistake (plain text, a port scanner): one line, no traceback.
+            self.log.info("stls: TLS handshake failed: %s", handshake_failure(exc))
+            raise CloseSession from None
         self.user = None
         self.log.info("stls: TLS active")
 
@@ -290,6 +337,10 @@ class Session:
             self.log.error("cannot open maildrop of %s: %s", account.name, exc)
             await self.send(err("maildrop temporarily unavailable, try again later",
                                 "SYS/TEMP"))
+            return
+        if not self.live.add(account.key, self):  # deleted while the password was checked
+            self.locks.release(account.key)
+            await self.send(err("authentication failed", "AUTH"))
             return
         self.account, self.maildrop, self.state = account, maildrop, TRANSACTION
         count, octets = maildrop.stat()
@@ -439,6 +490,11 @@ class Session:
     async def cmd_noop(self, cmd: parser.Command) -> None:
         self._no_args(cmd)
         await self.send(ok())
+
+
+def _shorter(*seconds: int) -> float | None:
+    """The shortest of the timeouts that are set (0 = none); None if none is."""
+    return min((t for t in seconds if t), default=None)
 
 
 def _discard_buffered(reader: asyncio.StreamReader) -> None:

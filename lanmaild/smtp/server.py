@@ -104,10 +104,11 @@ class LanSMTP(SMTP):
         if self.transport is None:  # the TCP connection itself, not the STARTTLS upgrade
             peer = transport.get_extra_info("peername") or ("?", 0)
             self.peer_ip = peer[0]
-            if not self.runtime.limiter.acquire(self.peer_ip):
-                log.warning("%s: refused %s: too many connections", self.service, self.peer_ip)
+            refusal = self.runtime.limiter.acquire(self.peer_ip, self.service)
+            if refusal is not None:
+                log.warning("%s: refused %s: %s", self.service, self.peer_ip, refusal.lower())
                 self._refused = True
-                transport.write(b"421 4.7.0 Too many connections from your host, try later\r\n")
+                transport.write(b"421 4.7.0 %s\r\n" % refusal.encode())
                 transport.close()
                 return
             self._counted = True
@@ -120,7 +121,7 @@ class LanSMTP(SMTP):
             return
         if self._counted:
             self._counted = False
-            self.runtime.limiter.release(self.peer_ip)
+            self.runtime.limiter.release(self.peer_ip, self.service)
         super().connection_lost(error)
 
     @property

@@ -21,12 +21,21 @@ whole unit of work (a plain function taking a connection) to a thread in one hop
 
 Jobs may register ``tx.after_commit(callback)``; callbacks run on the event loop after the
 commit (used for change notifications such as IMAP IDLE).
+
+Supervision: the writer thread is the only way into the store, so its death must never
+leave callers waiting. If it dies, every queued and later write fails with StoreError,
+the death is logged CRITICAL and ``on_fatal`` (set by the daemon) stops the process with a
+non-zero exit so the service manager restarts it; nothing is lost, since a batch is either
+committed (WAL) or not. The job queue is bounded (``MAX_QUEUED``): a full queue answers
+StoreError ("busy"; SMTP turns it into 451) instead of growing without end, and a write
+asked for after ``close()`` fails at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -42,7 +51,11 @@ T = TypeVar("T")
 log = logging.getLogger("lanmaild.store")
 
 MAX_BATCH = 512
+MAX_QUEUED = 20_000
 _STOP = object()
+# Test hook: the writer thread dies after this many batches (tests/test_store_supervision.py
+# proves the daemon then exits instead of hanging). Read once at start-up; unset normally.
+_DIE_AFTER = int(os.environ.get("LANMAIL_TEST_WRITER_DIES_AFTER", "0") or 0)
 
 
 def _settle(settled: list) -> None:
@@ -100,7 +113,7 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 class Database:
     def __init__(self, path: Path, readers: int = 3) -> None:
         self.path = path
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.Queue = queue.Queue(MAX_QUEUED)
         self._writer_conn = _connect(path)
         migrate(self._writer_conn)
         self._writer = threading.Thread(target=self._write_loop, name="store-writer",
@@ -110,7 +123,11 @@ class Database:
         self._reader_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="store-reader")
         self._closed = False
+        self._dead: BaseException | None = None
+        self._current: list = []  # the batch being run (failed, not dropped, if we die)
         self._last_activity = 0.0
+        # Called (from the writer thread) when the writer died: the daemon stops itself.
+        self.on_fatal: Callable[[BaseException], None] | None = None
         self._writer.start()
 
     def idle_for(self) -> float:
@@ -125,27 +142,71 @@ class Database:
 
         ``background`` marks housekeeping (the text indexer) that does not count as
         activity for ``idle_for``."""
-        if self._closed:
-            raise StoreError("store is closed")
+        self._check_open()
         if not background:
             self._last_activity = time.monotonic()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
-        self._jobs.put((fn, args, loop, fut))
+        self._enqueue((fn, args, loop, fut))
         return await fut
+
+    def _check_open(self) -> None:
+        if self._dead is not None:
+            raise StoreError("store writer has stopped; lanmaild is restarting")
+        if self._closed:
+            raise StoreError("store is closed")
+
+    def _enqueue(self, job: tuple) -> None:
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            raise StoreError(f"store busy: {MAX_QUEUED} writes waiting") from None
+        if self._dead is not None:  # died between the check and the put: fail it now
+            self._fail_queued()
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking variant for code that runs outside the event loop (CLI-side tools)."""
+        self._check_open()
         done = threading.Event()
         box: dict[str, Any] = {}
-        self._jobs.put((fn, args, None, (done, box)))
+        self._enqueue((fn, args, None, (done, box)))
         done.wait()
         if "error" in box:
             raise box["error"]
         return box["result"]
 
     def _write_loop(self) -> None:
+        """The writer thread: batches until _STOP; any escape is fatal and loud."""
+        try:
+            self._batches()
+        except BaseException as exc:  # noqa: BLE001 - nothing may leave callers hanging
+            self._dead = exc
+            log.critical("store writer thread died: %s: %s", exc.__class__.__name__, exc,
+                         exc_info=exc)
+            self._fail_queued()
+            if self.on_fatal is not None:
+                self.on_fatal(exc)
+            return
+        self._fail_queued()  # writes that raced with close()
+
+    def _fail_queued(self) -> None:
+        """Answer every job still queued with StoreError (writer gone or closed)."""
+        err = StoreError("store writer has stopped" if self._dead else "store is closed")
+        failed = [(job[2], job[3], False, err, None) for job in self._current]
+        self._current = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not _STOP:
+                failed.append((job[2], job[3], False, err, None))
+        if failed:
+            self._resolve(failed)
+
+    def _batches(self) -> None:
         conn = self._writer_conn
+        count = 0
         while True:
             first = self._jobs.get()
             if first is _STOP:
@@ -160,7 +221,12 @@ class Database:
                     self._jobs.put(_STOP)
                     break
                 batch.append(job)
+            count += 1
+            self._current = batch
+            if _DIE_AFTER and count >= _DIE_AFTER:
+                raise RuntimeError("writer killed by LANMAIL_TEST_WRITER_DIES_AFTER")
             self._run_batch(conn, batch)
+            self._current = []
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
         if len(batch) == 1:
@@ -278,7 +344,8 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._jobs.put(_STOP)
+        if self._writer.is_alive():
+            self._jobs.put(_STOP)
         self._writer.join()
         self._pool.shutdown(wait=True)
         with self._reader_lock:

@@ -212,7 +212,16 @@ def create_folder_tx(tx: Tx, account_id: int, name: str, special_use: str | None
     return cur.lastrowid
 
 
-def account_id_tx(tx: Tx, name: str, create: bool = True) -> int | None:
+class AccountGone(Exception):
+    """The account is not (or no longer) in the store: it was deleted. Only the
+    configuration makes accounts (``ensure_accounts``); a session or a queued delivery of
+    a deleted account must not bring it back with an empty mailbox that the next account
+    of that name would inherit."""
+
+
+def account_id_tx(tx: Tx, name: str, create: bool = False) -> int | None:
+    """The account's id; None if it is missing, unless ``create`` (``ensure_accounts``
+    only) makes it with its default folders."""
     row = tx.execute("SELECT id FROM account WHERE name = ?", (name,)).fetchone()
     if row:
         return row[0]
@@ -225,20 +234,27 @@ def account_id_tx(tx: Tx, name: str, create: bool = True) -> int | None:
     return account_id
 
 
+def _existing_account_tx(tx: Tx, name: str) -> int:
+    account_id = account_id_tx(tx, name)
+    if account_id is None:
+        raise AccountGone(name)
+    return account_id
+
+
 _FOLDER_ID = ("SELECT f.id FROM folder f JOIN account a ON a.id = f.account_id"
               " WHERE a.name = ? AND f.name = ?")
 
 
 def folder_id_tx(tx: Tx, account: str, folder: str, create: bool = True) -> int:
-    """The folder's id; made on demand (delivery into a deleted INBOX.SENT recreates it).
-    One statement in the common case (account and folder exist): delivery calls this for
-    every copy."""
+    """The folder's id; made on demand (delivery into a deleted INBOX.SENT recreates it),
+    but never the account (AccountGone). One statement in the common case (account and
+    folder exist): delivery calls this for every copy."""
     if folder.upper() == "INBOX":
         folder = "INBOX"
     row = tx.execute(_FOLDER_ID, (account, folder)).fetchone()
     if row:
         return row[0]
-    account_id = account_id_tx(tx, account)
+    account_id = _existing_account_tx(tx, account)
     row = tx.execute("SELECT id FROM folder WHERE account_id = ? AND name = ?",
                      (account_id, folder)).fetchone()
     if row:
@@ -369,7 +385,7 @@ class MailboxStore:
 
         def job(tx: Tx) -> None:
             for name in names:
-                account_id_tx(tx, name)
+                account_id_tx(tx, name, create=True)
 
         await self.db.write(job)
 
@@ -752,10 +768,10 @@ class MailboxStore:
     # ------------------------------------------------------------ folder management
 
     async def create_folder(self, account: str, name: str) -> int:
-        """CREATE (superior names are made too); raises FolderExists."""
+        """CREATE (superior names are made too); raises FolderExists, AccountGone."""
 
         def job(tx: Tx) -> int:
-            account_id = account_id_tx(tx, account)
+            account_id = _existing_account_tx(tx, account)
             if tx.execute("SELECT 1 FROM folder WHERE account_id = ? AND name = ?",
                           (account_id, name)).fetchone():
                 raise FolderExists(name)
@@ -786,10 +802,11 @@ class MailboxStore:
 
     async def rename_folder(self, account: str, old: str, new: str) -> None:
         """RENAME with its sub-folders; renaming INBOX moves its messages into a new folder
-        and leaves INBOX empty (RFC 3501 6.3.5). Raises KeyError / FolderExists."""
+        and leaves INBOX empty (RFC 3501 6.3.5). Raises KeyError / FolderExists /
+        AccountGone."""
 
         def job(tx: Tx) -> None:
-            account_id = account_id_tx(tx, account)
+            account_id = _existing_account_tx(tx, account)
             row = tx.execute("SELECT id FROM folder WHERE account_id = ? AND name = ?",
                              (account_id, old)).fetchone()
             if row is None:

@@ -37,6 +37,7 @@ def put_mail(daemon, account: str, messages: list[bytes]) -> None:
     async def append() -> None:
         store = Store(daemon.data)
         try:
+            await store.mail.ensure_accounts([account])  # as the daemon does from conf.d
             for raw in messages:
                 await store.mail.append(account, "INBOX", raw, parse_message(raw))
         finally:

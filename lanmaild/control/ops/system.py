@@ -27,6 +27,7 @@ async def status(runtime, args: dict) -> dict:
         "tls": cfg.tls.enabled,
         "accounts": len(cfg.accounts),
         "groups": len(cfg.groups),
+        "connections": runtime.limiter.snapshot(),
     }
 
 

@@ -32,6 +32,7 @@ class Runtime:
         self.auth = Authenticator(self)
         self.limiter = ConnectionLimiter(lambda: self.config.limits)
         self.tls = TLSProvider(config.tls)
+        store.set_query_timeout(config.limits.query_timeout)
         self.started = time.time()
         self.reload_hooks: list[ReloadHook] = []
         self.services: dict[str, object] = {}  # service name -> its state (queue worker, ...)
@@ -66,6 +67,7 @@ class Runtime:
                             "effect at the next restart")
             await self.sync_accounts(new)  # before the swap: a new account's first
             self.config = new  # delivery must find it in the store
+            self.store.set_query_timeout(new.limits.query_timeout)
             for hook in self.reload_hooks:
                 await hook(self, old, new)
             log.info("config reloaded: %d accounts, %d groups", len(new.accounts),

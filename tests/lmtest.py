@@ -64,6 +64,7 @@ class Daemon:
         self.ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         self.tls = tls
         self.proc: subprocess.Popen | None = None
+        self.wrapper: list[str] = []  # runs lanmaild under this command (e.g. strace)
         self.limits_toml = limits_toml  # extra lines for [limits], e.g. "pop3_autologout = 1"
         (self.conf / "accounts").mkdir(parents=True)
         (self.conf / "groups").mkdir()
@@ -110,7 +111,8 @@ class Daemon:
         self._log = open(self.log_path, "ab")
         self._log_start = self.log_path.stat().st_size  # a restart waits for ITS ready line
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lanmaild.main", "--config-dir", str(self.conf)],
+            [*self.wrapper, sys.executable, "-m", "lanmaild.main", "--config-dir",
+             str(self.conf)],
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
         if wait:
             self.wait_ready()

@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers the tests drive: swaks (SMTP), mbsync/isync (IMAP), fetchmail (POP3/IMAP),
-# curl (imap:// pop3:// smtp://), socat (raw control socket), openssl, man (man page check).
+# curl (imap:// pop3:// smtp://), socat (raw control socket), openssl, man (man page check),
+# strace (the durability proof: fsync before every 250/+OK/OK).
 DEB_PACKAGES=(swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl isync
-              fetchmail curl socat openssl man-db ca-certificates python3-venv)
+              fetchmail curl socat openssl man-db ca-certificates python3-venv strace)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..sessions import ACCOUNT_DELETED, LiveSessions
-from ..store import StoreError
+from ..store import QueryTimeout, StoreError
 from ..store.mailbox import AccountGone
 from . import commands_auth, commands_mailbox, commands_selected  # noqa: F401 - registration
 from .base import HANDLERS, Bad, Bye, Done, No, Ok, Reply, State
@@ -277,6 +277,10 @@ class Session:
         except AccountGone:  # deleted while this session ran (reload hook not yet run)
             self.ended = self.ended or ACCOUNT_DELETED
             raise self._ended_bye() from None
+        except QueryTimeout as exc:  # limits.query_timeout (a client-chosen heavy SEARCH)
+            self.log.info("%s stopped: %s", cmd.name, exc)
+            self.tagged(cmd.tag, "NO", f"Command stopped: {exc}; narrow it down", "LIMIT")
+            return
         except StoreError as exc:
             self.log.error("%s failed: %s", cmd.name, exc)
             self.tagged(cmd.tag, "NO", "The mail store is unavailable, try again later",

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from .archive import ArchiveStore
-from .db import Database, StoreError, Tx
+from .db import Database, QueryTimeout, StoreError, Tx
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
 from .queue import QueueStore
@@ -34,9 +34,13 @@ class Store:
         self.queue = QueueStore(self.db)
         self.archive = ArchiveStore(self.db)
 
+    def set_query_timeout(self, seconds: float) -> None:
+        """Bound every read query (``limits.query_timeout``; see ``db``)."""
+        self.db.query_timeout = float(seconds) if seconds > 0 else float("inf")
+
     def close(self) -> None:
         self.db.close()
 
 
-__all__ = ["FLAG_BITS", "ChangeHub", "Delivery", "FolderInfo", "Store", "StoreError", "Tx",
-           "bits_to_flags", "flags_to_bits"]
+__all__ = ["FLAG_BITS", "ChangeHub", "Delivery", "FolderInfo", "QueryTimeout", "Store",
+           "StoreError", "Tx", "bits_to_flags", "flags_to_bits"]

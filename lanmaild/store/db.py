@@ -18,6 +18,12 @@ whole unit of work (a plain function taking a connection) to a thread in one hop
   made no measurable difference on the SMTP benchmark, so the default stays).
 - ``read(fn)``: runs ``fn`` on a reader thread with its own connection (WAL readers never
   block the writer), inside a read transaction so multi-statement reads see one snapshot.
+  ``read(fn, heavy=True)`` is for queries whose cost a client controls (IMAP SEARCH: header
+  and body searches call Python functions over whole messages). They run on a pool of
+  their own, so any number of them never delays the interactive reads of mail flow (the
+  quota check at SMTP RCPT, SELECT, FETCH): a heavy query queues behind other heavy ones
+  only. Every read is bounded in time (``query_timeout``, seconds): a SQLite progress
+  handler interrupts a query that runs longer and the caller gets ``QueryTimeout``.
 
 Jobs may register ``tx.after_commit(callback)``; callbacks run on the event loop after the
 commit (used for change notifications such as IMAP IDLE).
@@ -78,6 +84,15 @@ class StoreError(Exception):
     """The store could not do what was asked (disk full, corrupt file, ...)."""
 
 
+class QueryTimeout(StoreError):
+    """A read ran longer than ``Database.query_timeout`` and was interrupted."""
+
+
+# The progress handler runs every this many SQLite VM steps (~0.1-1 ms of work): checking
+# the clock that often costs nothing measurable and stops a runaway query promptly.
+_PROGRESS_STEPS = 10_000
+
+
 class Tx:
     """What a write job sees: the connection plus post-commit hooks."""
 
@@ -111,7 +126,7 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Database:
-    def __init__(self, path: Path, readers: int = 3) -> None:
+    def __init__(self, path: Path, readers: int = 3, heavy_readers: int = 2) -> None:
         self.path = path
         self._jobs: queue.Queue = queue.Queue(MAX_QUEUED)
         self._writer_conn = _connect(path)
@@ -122,6 +137,9 @@ class Database:
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="store-reader")
+        self._heavy_pool = ThreadPoolExecutor(max_workers=heavy_readers,
+                                              thread_name_prefix="store-heavy")
+        self.query_timeout = 30.0  # seconds; the runtime sets limits.query_timeout
         self._closed = False
         self._dead: BaseException | None = None
         self._current: list = []  # the batch being run (failed, not dropped, if we die)
@@ -314,25 +332,41 @@ class Database:
         if conn is None:
             conn = _connect(self.path, readonly=True)
             self._local.conn = conn
+            self._local.deadline = 0.0
+            local = self._local
+
+            def past_deadline() -> int:  # non-zero interrupts the running statement
+                return 1 if time.monotonic() > local.deadline else 0
+
+            conn.set_progress_handler(past_deadline, _PROGRESS_STEPS)
             with self._reader_lock:
                 self._reader_conns.append(conn)
         return conn
 
     def _run_read(self, fn: Callable[..., T], args: tuple) -> T:
         conn = self._reader()
+        self._local.deadline = time.monotonic() + self.query_timeout
         conn.execute("BEGIN")
         try:
             return fn(conn, *args)
+        except sqlite3.OperationalError as exc:
+            if str(exc) == "interrupted":
+                raise QueryTimeout(f"query took longer than {self.query_timeout:g} s") \
+                    from None
+            raise
         finally:
+            self._local.deadline = float("inf")  # the COMMIT itself is never interrupted
             conn.execute("COMMIT")
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` on a reader thread in one read transaction (snapshot)."""
+    async def read(self, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+        """Run ``fn(conn, *args)`` on a reader thread in one read transaction (snapshot);
+        ``heavy`` queries (cost chosen by a client) use their own pool."""
         if self._closed:
             raise StoreError("store is closed")
         self._last_activity = time.monotonic()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._run_read, fn, args)
+        pool = self._heavy_pool if heavy else self._pool
+        return await loop.run_in_executor(pool, self._run_read, fn, args)
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return self._pool.submit(self._run_read, fn, args).result()
@@ -348,6 +382,7 @@ class Database:
             self._jobs.put(_STOP)
         self._writer.join()
         self._pool.shutdown(wait=True)
+        self._heavy_pool.shutdown(wait=True)
         with self._reader_lock:
             for conn in self._reader_conns:
                 conn.close()

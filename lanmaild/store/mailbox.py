@@ -763,7 +763,7 @@ class MailboxStore:
                 conn.create_function(fname, 1, fn, deterministic=True)
             return conn.execute(sql, (folder_id, max_uid, *params)).fetchall()
 
-        return await self.db.read(job)
+        return await self.db.read(job, heavy=True)
 
     # ------------------------------------------------------------ folder management
 

@@ -84,15 +84,15 @@ def traced(daemon_factory, tmp_path):
                  "-e", "trace=fsync,fdatasync,write,sendto,sendmsg,writev"]
     d.start()
     yield d, trace
-    d.stop()
+    _stop_traced(d)  # also when the test failed: no lanmaild may outlive it
 
 
 def _stop_traced(d) -> None:
     """SIGTERM to lanmaild itself (strace does not pass it on); strace then exits too,
     having written the whole trace."""
     pid = d.proc.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for child in children:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
         os.kill(int(child), signal.SIGTERM)
     d.proc.wait(15)
     d.stop()

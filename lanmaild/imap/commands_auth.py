@@ -89,6 +89,7 @@ async def authenticate(s: Session, cmd: Command) -> None:
                 break
             s.send(b"+ " + sasl.b64encode(step) + b"\r\n")
             await s.flush()
+            s.conn.quickack()
             line = await s.read_line()
             if line.strip() == b"*":
                 raise Bad("Authentication cancelled")

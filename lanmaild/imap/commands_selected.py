@@ -95,21 +95,23 @@ def _uses_modseq(key: tuple) -> bool:
 # ------------------------------------------------------------------ FETCH
 
 
-async def _body_chunks(s: Session, folder_id: int, uids: list[int]) -> list[list[int]]:
+async def _body_chunks(s: Session, folder_id: int, uids: list[int]
+                       ) -> list[tuple[list[int], int]]:
     """Chunks of at most BODY_CHUNK messages and about BODY_BYTES octets, so a FETCH of
-    big messages never holds more than a few megabytes (sizes come from the index)."""
-    chunks: list[list[int]] = []
+    big messages never holds more than a few megabytes (sizes come from the index), each
+    with its size in octets (small ones are read without a thread hop)."""
+    chunks: list[tuple[list[int], int]] = []
     current: list[int] = []
     total = 0
     for part in SelectedMailbox.chunks(uids, META_CHUNK):
         for uid, size in await s.store.fetch_rows(folder_id, part, ("uid", "size")):
             if current and (len(current) >= BODY_CHUNK or total + size > BODY_BYTES):
-                chunks.append(current)
+                chunks.append((current, total))
                 current, total = [], 0
             current.append(uid)
             total += size
     if current:
-        chunks.append(current)
+        chunks.append((current, total))
     return chunks
 
 
@@ -138,28 +140,29 @@ async def fetch(s: Session, cmd: Command) -> None:
     if set_seen:
         cols = tuple(dict.fromkeys((*cols, "flags", "keywords")))
     has_flags = any(a.name == "FLAGS" for a in atts)
-    if "raw" in cols:
+    if "raw" in cols or "header" in cols:
         chunks = await _body_chunks(s, box.folder_id, uids)
     else:
-        chunks = list(box.chunks(uids, BODY_CHUNK if "header" in cols else META_CHUNK))
+        chunks = [(c, None) for c in box.chunks(uids, META_CHUNK)]
     render = fetchmod.compile_renderer(atts, cols)
     missing = 0
-    pending = None
-    for i, chunk in enumerate(chunks):
+    pending: asyncio.Future | None = None  # the next chunk's read, while this one renders
+    for i, (chunk, octets) in enumerate(chunks):
         changed: set[int] = set()
         if set_seen:
-            result = await s.store.set_flags(box.folder_id, chunk, "+", SEEN, [])
+            result = await s.store.set_flags(box.folder_id, chunk, "+", SEEN, [],
+                                             origin=box.event)
             if result.modseq:
-                box.own_modseqs.add(result.modseq)
+                box.own_change(result.modseq)
             changed = result.changed
-        if pending is None or set_seen:
-            pending = asyncio.ensure_future(
-                s.store.fetch_rows(box.folder_id, chunk, cols, changedsince))
-        rows = await pending
-        pending = None
+        if pending is None:
+            rows = await s.store.fetch_rows(box.folder_id, chunk, cols, changedsince, octets)
+        else:
+            rows, pending = await pending, None
         if not set_seen and i + 1 < len(chunks):
+            next_uids, next_octets = chunks[i + 1]
             pending = asyncio.ensure_future(
-                s.store.fetch_rows(box.folder_id, chunks[i + 1], cols, changedsince))
+                s.store.fetch_rows(box.folder_id, next_uids, cols, changedsince, next_octets))
         if changedsince is None:
             missing += len(chunk) - len(rows)
         recent = box.recent
@@ -189,9 +192,9 @@ async def store(s: Session, cmd: Command) -> None:
     modified: list[int] = []
     for chunk in box.chunks(uids, 20000):
         result = await s.store.set_flags(box.folder_id, chunk, args.mode, bits, kw_list,
-                                         args.unchangedsince)
+                                         args.unchangedsince, origin=box.event)
         if result.modseq:
-            box.own_modseqs.add(result.modseq)
+            box.own_change(result.modseq)
         modified.extend(result.modified)
         recent = box.recent
         out = []

@@ -63,6 +63,16 @@ class SelectedMailbox:
         self.exp_pending = False  # expunges seen by the hub but not yet reported
         self.gone = False
 
+    def own_change(self, modseq: int) -> None:
+        """This session changed flags at ``modseq`` (its own event was not woken). If
+        nothing else happened since the last poll, the view is simply current at
+        ``modseq``: no store read and no list to keep. Otherwise remember it, so the next
+        poll does not report the session's own change back to it."""
+        if modseq == self.flag_modseq + 1 and not self.event.is_set():
+            self.flag_modseq = modseq
+        else:
+            self.own_modseqs.add(modseq)
+
     # ------------------------------------------------------------ numbering
 
     @property

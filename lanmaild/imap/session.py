@@ -107,6 +107,7 @@ class Session:
     async def _continuation(self, line: bytes) -> None:
         self.send(line)
         await self.flush()
+        self.conn.quickack()  # the literal often comes in two writes (see net.quickack)
 
     def _literal_limit(self, first_line: bytes) -> int:
         """Octets of literal data the command may carry, checked before a "+" is sent.
@@ -215,8 +216,11 @@ class Session:
 
     async def one_command(self) -> bool:
         try:
+            # asyncio.timeout, not wait_for: wait_for (3.11) wraps the read in a new task,
+            # which costs extra loop iterations on every command.
             with self.waiting_for_client():
-                raw = await asyncio.wait_for(self.reader.read_command(), self.idle_timeout)
+                async with asyncio.timeout(self.idle_timeout):
+                    raw = await self.reader.read_command()
         except TimeoutError:
             raise Bye("Autologout; idle for too long") from None
         except FramingError as exc:

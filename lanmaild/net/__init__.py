@@ -8,8 +8,9 @@ from .listen import (
     bind,
     bind_factory,
     new_session_id,
+    quickack,
 )
 from .tls import TLSProvider, server_context
 
 __all__ = ["Connection", "ConnectionLimiter", "ListenError", "SessionLog", "TLSProvider", "bind",
-           "bind_factory", "new_session_id", "server_context"]
+           "bind_factory", "new_session_id", "quickack", "server_context"]

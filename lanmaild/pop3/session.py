@@ -301,6 +301,7 @@ class Session:
                 if isinstance(step, Credentials):
                     break
                 await self.send(b"+ " + b64encode(step) + CRLF)
+                self.conn.quickack()
                 line = await self.read_line()
                 if line is None:
                     raise CloseSession

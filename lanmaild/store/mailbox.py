@@ -18,6 +18,7 @@ Layout (designed for 100,000+ messages in one folder):
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import hashlib
 import json
@@ -617,9 +618,11 @@ class MailboxStore:
         return await self.db.read(job)
 
     async def fetch_rows(self, folder_id: int, uids: list[int], cols: tuple[str, ...],
-                         changedsince: int | None = None) -> list[tuple]:
+                         changedsince: int | None = None, octets: int | None = None
+                         ) -> list[tuple]:
         """Rows (in UID order) for the given UIDs with ``cols`` from ``FETCH_COLUMNS``;
-        with ``changedsince`` only those whose modseq is higher (CONDSTORE)."""
+        with ``changedsince`` only those whose modseq is higher (CONDSTORE). ``octets``:
+        the messages' total size when the caller knows it (small reads skip the pool)."""
         exprs = [FETCH_COLUMNS[c] for c in cols]
         joins = ""
         if any(e.startswith("b.") or "b.header_size" in e for e in exprs):
@@ -646,14 +649,17 @@ class MailboxStore:
                 select + " AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid",
                 (folder_id, json.dumps(uids))).fetchall()
 
-        return await self.db.read(job)
+        # One click in a mail program = one small metadata FETCH: no thread hop for it.
+        inline = len(uids) <= INLINE_ROWS and (
+            INLINE_COLUMNS.issuperset(cols) or (octets is not None and octets <= INLINE_OCTETS))
+        return await self.db.read(job, inline=inline)
 
     async def set_flags(self, folder_id: int, uids: list[int], mode: str, bits: int,
-                        keywords: list[str], unchangedsince: int | None = None
-                        ) -> FlagChange:
+                        keywords: list[str], unchangedsince: int | None = None,
+                        origin: asyncio.Event | None = None) -> FlagChange:
         """STORE: ``mode`` "" replaces, "+" adds, "-" removes. With ``unchangedsince``
         (CONDSTORE) messages whose modseq is higher are left alone and listed in
-        ``modified``."""
+        ``modified``. ``origin``: the caller's change event, not woken by this change."""
 
         def job(tx: Tx) -> FlagChange:
             rows = tx.execute(
@@ -681,10 +687,10 @@ class MailboxStore:
                 out.changed = {u for _f, _k, u in changed}
                 out.rows.extend((u, f, k, out.modseq) for f, k, u in changed)
                 out.rows.sort()
-                tx.after_commit(lambda: self.notify.changed(folder_id))
+                tx.after_commit(lambda: self.notify.changed(folder_id, origin))
             return out
 
-        return await self.db.write(job)
+        return await self.db.write(job, durable=False)  # flags: no fsync (see db)
 
     async def expunge(self, folder_id: int, max_uid: int, uids: list[int] | None = None
                       ) -> list[int]:
@@ -976,6 +982,12 @@ class FolderChanges:
     expunged: list = field(default_factory=list)  # (uid, modseq)
     gone: bool = False  # the folder was deleted or renamed away
 
+
+# fetch_rows answers on the event loop (``Database.read(inline=True)``) when a request is
+# this small: a few rows of fixed-size columns, an indexed lookup of microseconds.
+INLINE_ROWS = 64
+INLINE_COLUMNS = frozenset({"uid", "flags", "keywords", "internaldate", "size", "modseq"})
+INLINE_OCTETS = 128 * 1024  # ... or whole messages this small (a memcpy, not a scan)
 
 FETCH_COLUMNS = {
     "uid": "m.uid",

@@ -28,6 +28,9 @@ class ChangeHub:
             if not waiters:
                 del self._events[folder_id]
 
-    def changed(self, folder_id: int) -> None:
+    def changed(self, folder_id: int, origin: asyncio.Event | None = None) -> None:
+        """Wake every watcher but ``origin`` (the session that made the change knows it
+        already: waking it would cost it a store read after each of its own STOREs)."""
         for event in self._events.get(folder_id, ()):
-            event.set()
+            if event is not origin:
+                event.set()

@@ -25,7 +25,10 @@ async def capability(s: Session, cmd: Command) -> None:
 async def noop(s: Session, cmd: Command) -> None:
     if cmd.name == "CHECK" and s.selected is None:
         raise Bad("CHECK needs a selected mailbox")
-    await s.poll(force=True)
+    # RFC 3501 6.1.2: NOOP is the client's poll for updates. Every commit that changes a
+    # folder wakes its sessions (store.notify), so the session already knows whether there
+    # is anything to report; the poll after the command (Session.report_changes) reads the
+    # store only then, and an idle mailbox costs no store read.
 
 
 @command("LOGOUT", states=ANY)

@@ -15,18 +15,17 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ..mime.render import quoted
-from ..store.mailbox import FolderExists, flags_to_bits
+from ..store.mailbox import FolderExists, KeywordLimit, flags_to_bits
 from . import utf7
 from .base import AUTH, Bad, No, Ok, command
 from .listmatch import Pattern, PatternError
-from .selected import SelectedMailbox, flags_bytes, uid_set_text
+from .selected import SelectedMailbox, check_flags, flags_bytes, uid_set_text
 
 if TYPE_CHECKING:
     from .parser import Command
     from .session import Session
 
 SEP = "."
-SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
 MAX_NAME = 255
 BIG_MESSAGE = 256 * 1024
 
@@ -70,11 +69,7 @@ async def select(s: Session, cmd: Command) -> None:
         recent_from = await s.store.claim_recent(info.id, last)
     box = SelectedMailbox(view, readonly, recent_from, s.hub.watch(info.id))
     s.select(box)
-    s.untagged(f"FLAGS ({SYSTEM_FLAGS})")
-    if readonly:
-        s.untagged("OK [PERMANENTFLAGS ()] No permanent flags in read-only mode")
-    else:
-        s.untagged(f"OK [PERMANENTFLAGS ({SYSTEM_FLAGS} \\*)] Flags permitted")
+    s.announce_flags(readonly)
     s.untagged(b"%d EXISTS" % box.exists)
     s.untagged(b"%d RECENT" % len(box.recent))
     if view.first_unseen_uid is not None:
@@ -272,13 +267,16 @@ async def append(s: Session, cmd: Command) -> None:
             raise No("Mailbox is full", "OVERQUOTA")
     items = []
     for raw, m in zip(raws, args.messages, strict=True):
-        bits, keywords = flags_to_bits(f for f in m.flags if f.lower() != "\\recent")
+        bits, keywords = flags_to_bits(check_flags([f for f in m.flags
+                                                    if f.lower() != "\\recent"]))
         parsed = await asyncio.to_thread(_parse, raw) if len(raw) > BIG_MESSAGE else _parse(raw)
         items.append((raw, parsed, bits, keywords, m.date))
     try:
         uidvalidity, uids = await s.store.append_many(s.user, info.name, items)
     except KeyError:
         raise No(f"No such folder: {args.mailbox}", "TRYCREATE") from None
+    except KeywordLimit as exc:
+        raise No(f"Too many keywords: {exc}", "LIMIT") from None
     s.log.info("append folder=%s uids=%s size=%d", info.name, _uid_set(uids),
                sum(map(len, raws)))
     raise Ok("APPEND completed", f"APPENDUID {uidvalidity} {_uid_set(uids)}")

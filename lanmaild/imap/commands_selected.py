@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from ..store.mailbox import SEEN, flags_to_bits
+from ..store.mailbox import SEEN, KeywordLimit, flags_to_bits
 from . import fetch as fetchmod
 from .base import AUTH, SELECTED, Bad, Bye, No, Ok, command
 from .search import translate
-from .selected import SelectedMailbox, uid_set_text
+from .selected import SelectedMailbox, check_flags, uid_set_text
 
 if TYPE_CHECKING:
     from .parser import Command
@@ -80,6 +80,14 @@ async def search(s: Session, cmd: Command) -> None:
     if with_modseq and found:
         out += b" (MODSEQ %d)" % max(m for _, m in found)
     s.send(bytes(out) + b"\r\n")
+    pending = box.exp_pending or box.event.is_set()  # anything since the last report?
+    if pending and any(box.seq_of(u)
+                       for u in await s.store.vanished(box.folder_id, box.exp_modseq)):
+        # RFC 2180 4.3: messages expunged by another session (not yet announced: RFC 3501
+        # 7.4.1 forbids EXPUNGE during SEARCH) are not matched; RFC 5530 EXPUNGEISSUED
+        # tells the client a NOOP will explain the gap.
+        raise Ok("SEARCH completed; some messages were expunged by another session",
+                 "EXPUNGEISSUED")
 
 
 def _uses_modseq(key: tuple) -> bool:
@@ -145,6 +153,7 @@ async def fetch(s: Session, cmd: Command) -> None:
     else:
         chunks = [(c, None) for c in box.chunks(uids, META_CHUNK)]
     render = fetchmod.compile_renderer(atts, cols)
+    kw_at = cols.index("keywords") if has_flags else None
     missing = 0
     pending: asyncio.Future | None = None  # the next chunk's read, while this one renders
     for i, (chunk, octets) in enumerate(chunks):
@@ -165,14 +174,22 @@ async def fetch(s: Session, cmd: Command) -> None:
                 s.store.fetch_rows(box.folder_id, next_uids, cols, changedsince, next_octets))
         if changedsince is None:
             missing += len(chunk) - len(rows)
+        if kw_at is not None:  # a keyword new to the client: FLAGS first (RFC 3501 7.2.6)
+            for row in rows:
+                if row[kw_at]:
+                    s.see_keywords(row[kw_at])
         recent = box.recent
         seq_of = box.seq_of
         out = [render(seq_of(row[0]), row, row[0] in recent,
                       not has_flags and row[0] in changed) for row in rows]
         s.send(b"".join(out))
         await s.maybe_flush()
-    if missing and missing == len(uids):
-        raise No("The messages were expunged by another session", "EXPUNGEISSUED")
+    if missing:
+        # RFC 2180 4.1.2: FETCH responses for the messages that still exist, then a tagged
+        # NO, never a silent OK with a gap (RFC 5530 EXPUNGEISSUED: a NOOP tells which).
+        if missing == len(uids):
+            raise No("The messages were expunged by another session", "EXPUNGEISSUED")
+        raise No("Some of the messages were expunged by another session", "EXPUNGEISSUED")
 
 
 # ------------------------------------------------------------------ STORE
@@ -185,20 +202,26 @@ async def store(s: Session, cmd: Command) -> None:
     uids = _resolve(s, cmd, seqs)
     if not uids:
         return
-    bits, keywords = flags_to_bits(args.flags)
+    bits, keywords = flags_to_bits(check_flags(args.flags))
     kw_list = keywords.split() if keywords else []
     if args.unchangedsince is not None:
         s.condstore = True
     modified: list[int] = []
+    missing = 0
     for chunk in box.chunks(uids, 20000):
-        result = await s.store.set_flags(box.folder_id, chunk, args.mode, bits, kw_list,
-                                         args.unchangedsince, origin=box.event)
+        try:
+            result = await s.store.set_flags(box.folder_id, chunk, args.mode, bits, kw_list,
+                                             args.unchangedsince, origin=box.event)
+        except KeywordLimit as exc:
+            raise No(f"Too many keywords: {exc}", "LIMIT") from None
         if result.modseq:
             box.own_change(result.modseq)
         modified.extend(result.modified)
+        missing += len(chunk) - len(result.rows) - len(result.modified)
         recent = box.recent
         out = []
         for uid, flags, kw, modseq in result.rows:
+            s.see_keywords(kw)
             # .SILENT: nothing, except MODSEQ news for CONDSTORE clients (RFC 7162 3.1.3)
             if args.silent and not (s.condstore and uid in result.changed):
                 continue
@@ -219,6 +242,10 @@ async def store(s: Session, cmd: Command) -> None:
         listed = modified if cmd.uid else sorted(n for n in map(box.seq_of, modified) if n)
         raise Ok("Conditional STORE failed for some messages",
                  f"MODIFIED {uid_set_text(listed)}")
+    if missing and not args.silent:
+        # RFC 2180 4.2.2/4.2.3: flags set on the messages that still exist, then a tagged
+        # NO; with .SILENT a plain OK (4.2.1).
+        raise No("Some of the messages were expunged by another session", "EXPUNGEISSUED")
 
 
 # ------------------------------------------------------------------ COPY / MOVE

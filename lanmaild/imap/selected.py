@@ -16,10 +16,34 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 
-from ..store.mailbox import FLAG_BITS, FolderView
+from ..store.mailbox import FLAG_BITS, MAX_FOLDER_KEYWORDS, FolderView
+from .base import Bad
 from .parser import SeqSet
 
 FLAG_NAMES = tuple((bit, name) for name, bit in FLAG_BITS.items())
+SYSTEM_FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+_SETTABLE = {name.lower() for name in FLAG_BITS}
+
+
+def check_flags(flags: list[str]) -> list[str]:
+    """Flags a client may set (STORE, APPEND): the system flags of RFC 3501 2.3.2 and
+    keywords. An unknown system flag (or \\Recent, which only the server sets) is a
+    client error: BAD, never a silent drop."""
+    for flag in flags:
+        if flag.startswith("\\") and flag.lower() not in _SETTABLE:
+            raise Bad(f"{flag} is not a flag a client can set")
+    return flags
+
+
+def flag_lists(keywords: set[str], readonly: bool) -> tuple[bytes, bytes]:
+    """The untagged FLAGS and PERMANENTFLAGS lines for the folder's keywords (RFC 3501
+    7.2.6, 7.1): ``\\*`` (new keywords allowed) until the folder holds the most it may."""
+    names = " ".join([SYSTEM_FLAGS, *sorted(keywords)])
+    flags = b"FLAGS (" + names.encode() + b")"
+    if readonly:
+        return flags, b"OK [PERMANENTFLAGS ()] No permanent flags in read-only mode"
+    star = " \\*" if len(keywords) < MAX_FOLDER_KEYWORDS else ""
+    return flags, b"OK [PERMANENTFLAGS (" + names.encode() + star.encode() + b")] Flags permitted"
 
 
 def flags_bytes(flags: int, keywords: str | None, recent: bool = False) -> bytes:
@@ -60,8 +84,18 @@ class SelectedMailbox:
         self.recent: set[int] = {u for u in view.uids[bisect_right(view.uids, recent_from):]}
         self.event = event
         self.own_modseqs: set[int] = set()
+        self.keywords: set[str] = set(view.keywords)  # announced in FLAGS (RFC 3501 7.2.6)
         self.exp_pending = False  # expunges seen by the hub but not yet reported
         self.gone = False
+
+    def new_keywords(self, keywords: str | None) -> bool:
+        """Remember keywords seen in a response; True if one is new to the client, which
+        must then get a fresh FLAGS list before it sees the keyword used."""
+        if not keywords:
+            return False
+        fresh = [k for k in keywords.split() if k not in self.keywords]
+        self.keywords.update(fresh)
+        return bool(fresh)
 
     def own_change(self, modseq: int) -> None:
         """This session changed flags at ``modseq`` (its own event was not woken). If

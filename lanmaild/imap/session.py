@@ -23,7 +23,7 @@ from ..store.mailbox import AccountGone
 from . import commands_auth, commands_mailbox, commands_selected  # noqa: F401 - registration
 from .base import HANDLERS, Bad, Bye, Done, No, Ok, Reply, State
 from .parser import CommandReader, FramingError, ParseError, parse_command, parse_tag
-from .selected import SelectedMailbox, flags_bytes, uid_set_text
+from .selected import SelectedMailbox, flag_lists, flags_bytes, uid_set_text
 
 if TYPE_CHECKING:
     from ..config.model import Account
@@ -344,6 +344,7 @@ class Session:
                 continue
             seq = box.seq_of(uid)
             if seq:
+                self.see_keywords(keywords)
                 mod = b" MODSEQ (%d)" % modseq if self.condstore else b""
                 self.untagged(b"%d FETCH (UID %d FLAGS %s%s)" % (
                     seq, uid, flags_bytes(flags, keywords, uid in box.recent), mod))
@@ -373,6 +374,21 @@ class Session:
         else:
             for seq, _uid in removed:
                 self.untagged(b"%d EXPUNGE" % seq)
+
+    def announce_flags(self, readonly: bool | None = None) -> None:
+        """FLAGS and PERMANENTFLAGS for the selected folder: at SELECT, and again when a
+        keyword the client has not been told about turns up (RFC 3501 7.2.6)."""
+        box = self.selected
+        if box is None:
+            return
+        flags, permanent = flag_lists(box.keywords, box.readonly if readonly is None
+                                      else readonly)
+        self.untagged(flags)
+        self.untagged(permanent)
+
+    def see_keywords(self, keywords: str | None) -> None:
+        if self.selected is not None and self.selected.new_keywords(keywords):
+            self.announce_flags()
 
     # ------------------------------------------------------------------ helpers
 

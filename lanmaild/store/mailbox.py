@@ -133,6 +133,36 @@ WHEN (OLD.flags & 1) != (NEW.flags & 1) BEGIN
 END;
 """
 
+# Version 2: the keywords used in each folder, for the FLAGS and PERMANENTFLAGS a SELECT
+# announces (RFC 3501 7.2.6: clients build their tag lists from them), kept by triggers on
+# every path that writes keywords (APPEND, delivery, STORE, COPY/MOVE) and never read by
+# scanning messages. A keyword stays listed once used (as in Dovecot).
+KEYWORDS_SCHEMA = """
+CREATE TABLE folder_keyword (
+    folder_id INTEGER NOT NULL REFERENCES folder(id) ON DELETE CASCADE,
+    keyword TEXT NOT NULL,
+    PRIMARY KEY (folder_id, keyword)
+) WITHOUT ROWID;
+CREATE TRIGGER message_kw_ins AFTER INSERT ON message WHEN NEW.keywords IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO folder_keyword (folder_id, keyword)
+        SELECT NEW.folder_id, value FROM json_each('["' || replace(NEW.keywords, ' ', '","')
+                                                   || '"]');
+END;
+CREATE TRIGGER message_kw_upd AFTER UPDATE OF keywords ON message
+WHEN NEW.keywords IS NOT NULL BEGIN
+    INSERT OR IGNORE INTO folder_keyword (folder_id, keyword)
+        SELECT NEW.folder_id, value FROM json_each('["' || replace(NEW.keywords, ' ', '","')
+                                                   || '"]');
+END;
+INSERT OR IGNORE INTO folder_keyword (folder_id, keyword)
+    SELECT m.folder_id, j.value FROM message m,
+        json_each('["' || replace(m.keywords, ' ', '","') || '"]') j
+    WHERE m.keywords IS NOT NULL;
+"""
+# Keywords one folder may hold: an authenticated client can invent any number, and each
+# SELECT lists them all. Beyond it a STORE or APPEND with a new keyword gets NO [LIMIT].
+MAX_FOLDER_KEYWORDS = 256
+
 FLAG_BITS = {"\\Seen": 1, "\\Answered": 2, "\\Flagged": 4, "\\Deleted": 8, "\\Draft": 16}
 SEEN = 1
 DELETED = 8
@@ -351,6 +381,25 @@ def _within_budget(rows: list[tuple[int, int]]) -> list[int]:
     return ids
 
 
+class KeywordLimit(Exception):
+    """A new keyword would exceed ``MAX_FOLDER_KEYWORDS`` in the folder."""
+
+
+def check_keyword_room_tx(tx: Tx, folder_id: int, keywords: Iterable[str]) -> None:
+    wanted = set(keywords)
+    if not wanted:
+        return
+    known = {k for (k,) in tx.execute(
+        "SELECT keyword FROM folder_keyword WHERE folder_id = ? AND keyword IN"
+        " (SELECT value FROM json_each(?))", (folder_id, json.dumps(sorted(wanted))))}
+    if len(wanted - known) == 0:
+        return
+    count = tx.execute("SELECT count(*) FROM folder_keyword WHERE folder_id = ?",
+                       (folder_id,)).fetchone()[0]
+    if count + len(wanted - known) > MAX_FOLDER_KEYWORDS:
+        raise KeywordLimit(f"a folder holds at most {MAX_FOLDER_KEYWORDS} keywords")
+
+
 def insert_message_tx(tx: Tx, folder_id: int, blob_id: int, size: int, flags: int = 0,
                       keywords: str | None = None, internaldate: int | None = None) -> int:
     """Give the blob the folder's next UID; returns that UID."""
@@ -444,6 +493,8 @@ class MailboxStore:
 
         def job(tx: Tx) -> tuple[int, list[int]]:
             folder_id = folder_id_tx(tx, account, folder, create=create_folder)
+            check_keyword_room_tx(tx, folder_id, {k for item in items if item[3]
+                                                  for k in item[3].split()})
             uids = []
             for raw, parsed, flags, keywords, internaldate in items:
                 blob_id = store_blob_tx(tx, raw, parsed)
@@ -538,7 +589,10 @@ class MailboxStore:
                 uids.extend(r[0] for r in rows)
                 if first_unseen is None:
                     first_unseen = next((r[0] for r in rows if not r[1] & SEEN), None)
-            return FolderView(info, uids, first_unseen, row[10])
+            keywords = [k for (k,) in conn.execute(
+                "SELECT keyword FROM folder_keyword WHERE folder_id = ? ORDER BY keyword",
+                (info.id,))]
+            return FolderView(info, uids, first_unseen, row[10], keywords)
 
         return await self.db.read(job)
 
@@ -662,6 +716,8 @@ class MailboxStore:
         ``modified``. ``origin``: the caller's change event, not woken by this change."""
 
         def job(tx: Tx) -> FlagChange:
+            if keywords and mode != "-":
+                check_keyword_room_tx(tx, folder_id, keywords)
             rows = tx.execute(
                 "SELECT uid, flags, keywords, modseq FROM message WHERE folder_id = ?"
                 " AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
@@ -971,6 +1027,7 @@ class FolderView:
     uids: array
     first_unseen_uid: int | None
     recent_uid: int
+    keywords: list = field(default_factory=list)  # in use in the folder (FLAGS)
 
 
 @dataclass

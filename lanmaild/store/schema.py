@@ -17,8 +17,15 @@ def _v1() -> str:
     return "\n".join((mailbox.SCHEMA, queue.SCHEMA, archive.SCHEMA))
 
 
+def _v2() -> str:
+    from . import mailbox
+
+    return mailbox.KEYWORDS_SCHEMA
+
+
 MIGRATIONS: list[tuple[int, object]] = [
     (1, _v1),
+    (2, _v2),  # folder_keyword: the keywords in use per folder (IMAP FLAGS at SELECT)
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -61,7 +61,8 @@ def test_store_unchangedsince(c):
     assert lines[-1].startswith(b"a3 OK [MODIFIED 3]")
     # .SILENT with CONDSTORE: only the new MODSEQs are reported
     assert sorted(modseqs(lines)) == [1, 2, 4]
-    assert all(b"FLAGS" not in line for line in lines[:-1])
+    assert all(b"FLAGS" not in line for line in lines[:-1] if b" FETCH " in line)
+    assert lines[0].startswith(b"* FLAGS (") and b"$Done" in lines[0]  # a new keyword
     lines = c.cmd(f"a4 UID STORE 1:4 (UNCHANGEDSINCE {top}) -FLAGS ($Done)")
     assert lines[-1].startswith(b"a4 OK [MODIFIED 1:4]")
     lines = c.cmd("a5 FETCH 1:4 (FLAGS)")

@@ -12,6 +12,7 @@ from . import __version__
 from .config import ConfigError, load_config
 from .daemon import FatalError, StartupError, run
 from .logsafe import SafeFormatter
+from .memtune import tune_malloc
 from .net import ListenError
 
 EX_CONFIG = 78  # sysexits: configuration error
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({len(config.accounts)} accounts, {len(config.groups)} groups)")
         return 0
     setup_logging(args.log_level)
+    tune_malloc()  # before any thread starts (see memtune)
     try:
         asyncio.run(run(config))
     except (StartupError, ListenError, ConfigError) as exc:

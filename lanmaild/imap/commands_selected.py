@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 META_CHUNK = 2000
 BODY_CHUNK = 200
-BODY_BYTES = 4 * 1024 * 1024
+BODY_BYTES = 1024 * 1024  # per chunk; a FETCH holds about two (the next one is read ahead)
 
 
 def _resolve(s: Session, cmd: Command, seqs) -> list[int]:

@@ -1,0 +1,49 @@
+"""glibc malloc settings for a long-running, threaded server that moves big byte strings.
+
+Why: serving IMAP moves messages as ``bytes`` of 10 KB-50 MB through reader threads and the
+event loop. With glibc's defaults such a process keeps far more memory than it uses:
+
+- the mmap threshold is dynamic: after a large block allocated with mmap is freed, glibc
+  raises the threshold to that size (up to 32 MB), so later message-sized blocks come from
+  the heap, whose free space is rarely returned to the system (fragmentation);
+- every thread that allocates may get its own arena (up to 8 per core), each keeping its
+  own free memory.
+
+Fixing the mmap threshold at 256 KB (large blocks always come from mmap and go back to the
+system when freed) and allowing two arenas, together with smaller SQLite reader caches
+(``store.db``) and 1 MB FETCH chunks, took the peak PSS of eight concurrent full downloads
+of a 10,000-message folder from 261 MB to about 105 MB (bench imap-small, issue 15).
+Not glibc (musl, macOS): nothing to do.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger("lanmaild")
+
+_M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
+MMAP_THRESHOLD = 256 * 1024
+ARENA_MAX = 2
+
+
+def tune_malloc() -> bool:
+    """Apply the settings above; False when this is not glibc."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    ok = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    ok = mallopt(_M_ARENA_MAX, ARENA_MAX) == 1 and ok
+    if not ok:
+        log.debug("mallopt refused the memory settings")
+    return ok

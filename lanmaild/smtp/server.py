@@ -33,6 +33,8 @@ import re
 
 from aiosmtpd.smtp import MISSING, SMTP
 
+from ..net import quickack
+
 log = logging.getLogger("lanmaild.smtp")
 
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
@@ -192,6 +194,7 @@ class LanSMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
+        quickack(self.transport)  # the message often comes in several writes (net.quickack)
         try:
             content, error = await self._read_data()
         except asyncio.CancelledError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -60,6 +61,7 @@ class Session:
                                     line_limit=limits.line_length,
                                     literal_limit=self._literal_limit)
         self._pending = 0
+        self._out: list[bytes] = []
         self.live = LiveSessions.of(runtime)
         self.ended: str | None = None  # set by end(): finish with BYE at the next chance
         self._waiting = False  # waiting for the client: end() may interrupt at once
@@ -72,7 +74,9 @@ class Session:
         return self.conn.writer
 
     def send(self, data: bytes) -> None:
-        self.writer.write(data)
+        """Queue output; ``flush`` writes it in one system call (a command's untagged and
+        tagged responses are one segment, not one write each)."""
+        self._out.append(data)
         self._pending += len(data)
 
     def untagged(self, text: bytes | str) -> None:
@@ -81,6 +85,9 @@ class Session:
         self.send(b"* " + text + CRLF)
 
     async def flush(self) -> None:
+        if self._out:
+            self.writer.write(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+            self._out.clear()
         self._pending = 0
         await self.writer.drain()
 
@@ -247,8 +254,9 @@ class Session:
             await self.flush()
             return True
         await self.dispatch(cmd)
-        self.log.debug("%s %s in %.1f ms", cmd.tag.decode(errors="replace"), cmd.name,
-                       (time.monotonic() - started) * 1000)
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("%s %s in %.1f ms", cmd.tag.decode(errors="replace"), cmd.name,
+                           (time.monotonic() - started) * 1000)
         await self.flush()
         return True
 

@@ -659,7 +659,10 @@ class MailboxStore:
             return FolderChanges(highestmodseq=row[0], uidnext=row[1], new_uids=new,
                                  flags=flags, expunged=gone)
 
-        return await self.db.read(job)
+        # Every change wakes each session on the folder, and each asks this at its next
+        # command: usually a handful of index entries, so no thread hop (a big backlog
+        # runs out of the inline budget and moves to the pool; see db).
+        return await self.db.read(job, inline=True)
 
     async def vanished(self, folder_id: int, since_modseq: int) -> list[int]:
         """UIDs expunged after ``since_modseq`` (QRESYNC VANISHED (EARLIER)), ascending."""

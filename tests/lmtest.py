@@ -88,8 +88,10 @@ class Daemon:
             + ('plaintext_auth = ["127.0.0.0/8"]\n' if "plaintext_auth" not in extra else "")
             + f"{extra}\n"
             f"[listen]\n{listen}\n{tls}"
-            "[limits]\nmessage_size = 1048576\nconnections_per_ip = 50\n"
-            f"{self.limits_toml}\n"
+            "[limits]\n"
+            + ("" if "message_size" in self.limits_toml else "message_size = 1048576\n")
+            + ("" if "connections_per_ip" in self.limits_toml else "connections_per_ip = 50\n")
+            + f"{self.limits_toml}\n"
         )
 
     def write_main(self, extra: str = "") -> None:

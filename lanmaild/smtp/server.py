@@ -12,8 +12,13 @@ injection fixes) with what the daemon needs on top:
   adds the right X.Y.Z to every reply that lacks one (the greeting and EHLO lines
   excepted, as RFC 2034 says); the policy handler writes its replies with codes anyway;
 - DATA is held in memory up to ``data_size_limit`` (= ``limits.message_size``); beyond
-  that aiosmtpd stops keeping the bytes, drains the rest and answers 552 5.3.4, so an
-  oversized message never costs more than the limit in memory.
+  that the rest is drained and answered 552 5.3.4, so an oversized message never costs
+  more than the limit in memory. Line lengths and dot-unstuffing are handled chunk by
+  chunk as the data arrives (``smtp.data``): no pass over the whole message on the loop;
+- hardening: STARTTLS inside TLS is refused (554 5.5.1), a failed handshake is one INFO
+  line, control characters in any argument get 501 5.5.4, junk commands are limited
+  (``limits.smtp_junk_commands``, 421), and until AUTH or MAIL the idle timeout is
+  ``limits.prelogin_timeout`` (421 4.4.2 on expiry, RFC 5321 4.5.3.2);
 
 Speed (the SMTP ingest benchmark, issue 5): DATA is read in bulk, up to each ".<CRLF>",
 instead of aiosmtpd's one await per line, with the same end-of-data rule (only
@@ -31,11 +36,17 @@ import asyncio
 import logging
 import re
 
-from aiosmtpd.smtp import MISSING, SMTP
+from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
 
 from ..net import quickack
+from ..net.tls import handshake_failure
+from .data import DataBuffer
 
 log = logging.getLogger("lanmaild.smtp")
+
+# C0 controls and DEL in a command argument (TAB too: no SMTP argument has one).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+JUNK_COMMANDS = frozenset({"NOOP", "RSET", "VRFY", "EXPN", "HELP"})
 
 _HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
 
@@ -99,6 +110,10 @@ class LanSMTP(SMTP):
         self._refused = False
         self._counted = False
         self._ehlo_lines = False
+        self._junk = 0  # junk commands since the last delivered message
+        self._engaged = False  # AUTH succeeded or a MAIL transaction began
+        self._smtp_methods = {name: self._checked(name, method)
+                              for name, method in self._smtp_methods.items()}
 
     # ------------------------------------------------------------------ connection
 
@@ -129,6 +144,77 @@ class LanSMTP(SMTP):
     @property
     def is_tls(self) -> bool:
         return self.implicit_tls or self._tls_protocol is not None
+
+    # ------------------------------------------------------------------ commands
+
+    def _checked(self, name: str, method):
+        """Every command goes through here: arguments with control characters get 501
+        (RFC 5321 4.1.1: commands are printable text; a NUL or ESC in a HELO or MAIL FROM
+        would reach logs and Received headers), and junk commands are counted."""
+
+        async def run(arg: str | None) -> None:
+            if arg and _CONTROL.search(arg):
+                await self.push("501 5.5.4 Syntax error: control characters in the argument")
+                return
+            if name in JUNK_COMMANDS and await self._over_junk_limit():
+                return
+            await method(arg)
+            if not self._engaged and name in ("AUTH", "MAIL") and (
+                    self.session.authenticated or self.envelope.mail_from is not None):
+                self._engaged = True
+                self._reset_timeout()  # from now on the normal idle timeout
+
+        return run
+
+    async def _over_junk_limit(self) -> bool:
+        """Postfix's smtpd_junk_command_limit: NOOP, RSET, VRFY, EXPN and HELP are cheap
+        to send and answer without end; after ``limits.smtp_junk_commands`` of them
+        without a delivered message in between, the session is closed with 421."""
+        limit = self.runtime.config.limits.smtp_junk_commands
+        self._junk += 1
+        if not limit or self._junk <= limit:
+            return False
+        log.info("%s[%s]: too many junk commands, closing", self.service, self.peer_ip)
+        await self.push("421 4.7.0 Too many junk commands, closing connection")
+        self.transport.close()
+        return True
+
+    # ------------------------------------------------------------------ timeouts
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """Until the client logged in or began a mail transaction, the idle timeout is
+        ``limits.prelogin_timeout`` (or the normal one, if shorter): an anonymous
+        connection should not hold a slot for minutes."""
+        if duration is None and not self._engaged:
+            prelogin = self.runtime.config.limits.prelogin_timeout
+            if prelogin and prelogin < self._timeout_duration:
+                duration = prelogin
+        super()._reset_timeout(duration)
+
+    def _timeout_cb(self) -> None:
+        """RFC 5321 4.5.3.2: a server that times out a client should tell it (421)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 %s Error: timeout exceeded\r\n"
+                                 % self.hostname.encode())
+        super()._timeout_cb()
+
+    # ------------------------------------------------------------------ STARTTLS
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        """No TLS inside TLS (aiosmtpd 1.4.6 would nest a second layer; Postfix's reply),
+        and a failed handshake is a client mistake: one INFO line, no traceback, and no
+        reply written into the broken TLS layer."""
+        if self.is_tls:
+            await self.push("554 5.5.1 TLS already active")
+            return
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as exc:
+            log.info("%s[%s]: starttls: TLS handshake failed: %s", self.service,
+                     self.peer_ip, handshake_failure(exc.__cause__ or exc))
+            if self.transport is not None:
+                self.transport.close()
+            self._handler_coroutine.cancel()
 
     # ------------------------------------------------------------------ replies
 
@@ -209,15 +295,16 @@ class LanSMTP(SMTP):
         self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
+        if isinstance(status, str) and status.startswith("250"):
+            self._junk = 0  # a delivered message: the client is not just stalling
         await self.push("250 OK" if status is MISSING else status)
 
     async def _read_data(self) -> tuple[bytes, str | None]:
-        """The DATA content (dot-unstuffed, terminator removed) or an error reply."""
+        """The DATA content (dot-unstuffed, terminator removed) or an error reply; the
+        line rules are applied chunk by chunk as the data arrives (``smtp.data``)."""
         reader = self._reader
-        limit = self.data_size_limit
-        data = bytearray()
+        buffer = DataBuffer(self.data_size_limit, self.line_length_limit)
         tail = b"\r\n"  # the last two bytes read (the DATA command ended with CRLF)
-        error = None
         while True:
             try:
                 chunk = await reader.readuntil(_DOT_CRLF)
@@ -232,35 +319,7 @@ class LanSMTP(SMTP):
                     else body.endswith(b"\r\n")
                 if end:
                     chunk = body
-            if error is None:
-                data += chunk
-                if limit and len(data) > limit:
-                    # Too much. aiosmtpd answers 500 rather than 552 if the line that
-                    # crossed the limit (or one before it) is too long, so decide when that
-                    # line is complete, or known to be too long; keep nothing after that.
-                    eol = data.find(b"\r\n", limit - 1)
-                    if eol >= 0:
-                        error = self._long_line(memoryview(data)[:eol + 2]) or \
-                            "552 Error: Too much mail data"
-                    elif len(data) > limit + self.line_length_limit:
-                        error = "500 Line too long (see RFC5321 4.5.3.1.6)"
-                    if error is not None:
-                        data = bytearray()
+            buffer.feed(chunk)
             if end:
-                break
+                return buffer.finish()
             tail = chunk[-2:] if len(chunk) >= 2 else (tail + chunk)[-2:]
-        if error is None:
-            error = self._long_line(data)
-        if error is not None:
-            return b"", error
-        if data.startswith(b"."):
-            del data[0]
-        if b"\r\n." in data:
-            data = data.replace(b"\r\n.", b"\r\n")
-        return bytes(data), None
-
-    def _long_line(self, data) -> str | None:
-        width = self.line_length_limit - 2
-        if len(data) > width and max(map(len, bytes(data).split(b"\r\n"))) > width:
-            return "500 Line too long (see RFC5321 4.5.3.1.6)"
-        return None

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from lanmaild.smtp.data import DataBuffer
 from lanmaild.smtp.server import READ_LIMIT, LanSMTP
 
 LINE_LIMIT = 1001
@@ -92,3 +93,43 @@ def test_bulk_reader_matches_aiosmtpd(limit):
         for _ in range(4):
             cuts = [rng.randint(1, 7) for _ in range(rng.randint(0, 6))]
             assert bulk(stream, limit, cuts) == want, (stream[:80], limit, cuts)
+
+
+@pytest.mark.parametrize("limit", [0, 50, 2000, 40000])
+def test_data_buffer_is_chunking_independent(limit):
+    """DataBuffer alone, fed in pieces of 1-9 bytes (CRLFs and dot-line starts split every
+    way), gives aiosmtpd's answer for the content before the terminator."""
+    rng = random.Random(1000 + limit)
+    for stream in list(case_streams()) + list(random_streams(rng, 400)):
+        try:
+            want_content, want_error, rest = reference(stream, limit)
+        except EOFError:
+            continue
+        body = stream[:len(stream) - len(rest) - 3]  # without the final ".\r\n"
+        for _ in range(3):
+            buffer = DataBuffer(limit, LINE_LIMIT)
+            pos = 0
+            while pos < len(body):
+                n = rng.randint(1, 9)
+                buffer.feed(body[pos:pos + n])
+                pos += n
+            content, error = buffer.finish()
+            assert (content, error and error[:3]) == (want_content, want_error), \
+                (body[:80], limit)
+
+
+def test_data_buffer_memory_is_bounded_by_the_chunk() -> None:
+    """50 MB of 2-byte lines: the old reader split the whole message into 25 million lines
+    at the end (850 MB). DataBuffer keeps the content and one chunk's line lengths."""
+    import tracemalloc
+
+    chunk = b"a\r\n" * 21_000  # about what one socket read brings
+    buffer = DataBuffer(0, LINE_LIMIT)
+    tracemalloc.start()
+    for _ in range(100):
+        buffer.feed(chunk)
+    content, error = buffer.finish()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert error is None and len(content) == 100 * len(chunk)
+    assert peak < 3 * len(content), peak  # the content (+ its final copy), nothing per line

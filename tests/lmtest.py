@@ -20,7 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from lanmaild.auth.passwords import hash_password
+from lanmaild.auth.passwords import hash_password as _hash_password
+
+_HASHES: dict[str, str] = {}
+
+
+def hash_password(password: str) -> str:
+    """One scrypt hash per test password (each costs ~70 ms and the salt is irrelevant
+    to what the tests check)."""
+    if password not in _HASHES:
+        _HASHES[password] = _hash_password(password)
+    return _HASHES[password]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SERVICES = ("smtp", "submission", "smtps", "pop3", "pop3s", "imap", "imaps")

@@ -1,15 +1,24 @@
 """Log-in checks shared by SMTP, IMAP and POP3: passwords, throttling, fail2ban lines.
 
 One place decides whether a user/password pair is good, so all three protocols throttle
-and log the same way:
+and log the same way (the penalty model is Dovecot's auth penalty: delay, don't lock out):
 
-- A failure is delayed (1 s, growing with the failures seen from that IP) so guessing is
-  slow, and logged as one line ``auth failed: service=imap ip=1.2.3.4 user=meier`` that a
-  fail2ban filter can match.
-- After ``limits.auth_failures_per_ip`` failures in ``auth_failure_window`` seconds an IP is
-  refused without even checking the password; likewise per account
-  (``auth_failures_per_account``), so one account is not brute-forced from many IPs.
-- The slow hash runs in a thread so the event loop keeps serving other sessions.
+- A failure is answered after ``limits.auth_failure_delay_ms``, multiplied by the failures
+  seen from that client (up to 5x), so guessing is slow, and logged as one line
+  ``auth failed: service=imap ip=1.2.3.4 user=meier`` that a fail2ban filter can match.
+- After ``limits.auth_failures_per_ip`` failures in ``auth_failure_window`` seconds a client
+  is refused without checking the password; after ``auth_failures_per_account`` failures
+  for one account *from one client*, that client is refused for that account. Failures
+  never block an account for everybody: the right password from a client that has not
+  failed still gets in (keying the account limit on the account alone let anyone lock any
+  user out). A client is an IPv4 address or an IPv6 /64 (``net.ConnectionLimiter``).
+- The tables are bounded and forget (``throttle.FailureTable``): a flood of made-up user
+  names costs a bounded amount of memory.
+- The slow hash (``passwords``: scrypt, 32 MiB each) runs in a thread, at most
+  ``HASH_SLOTS`` at a time, so the event loop keeps serving and a log-in flood cannot take
+  gigabytes. Recent successful log-ins are cached under an HMAC of the password with a
+  per-process key (never the clear text), and stored hashes weaker than today's default
+  are upgraded at the next successful log-in (``config.apply``, like an admin's edit).
 - Clear-text log-in before TLS is allowed only from networks listed in
   ``server.plaintext_auth`` (``plaintext_allowed``).
 """
@@ -17,13 +26,17 @@ and log the same way:
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import ipaddress
 import logging
+import os
 import time
-from collections import defaultdict, deque
 from typing import TYPE_CHECKING
 
-from .passwords import verify_password
+from ..net import ConnectionLimiter
+from .passwords import hash_password, needs_rehash, too_weak, verify_password
+from .throttle import FailureTable, name_key
 
 if TYPE_CHECKING:
     from ..config.model import Account
@@ -31,19 +44,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lanmaild.auth")
 
-BASE_DELAY = 1.0
-MAX_DELAY = 5.0
+MAX_PENALTY = 5  # the failure delay grows with a client's failures up to this factor
+HASH_SLOTS = 2  # scrypt hashes at once (32 MiB each)
+CACHE_SIZE = 1000
 
 
 class Authenticator:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._by_ip: dict[str, deque[float]] = defaultdict(deque)
-        self._by_account: dict[str, deque[float]] = defaultdict(deque)
-        # A small cache of (name, password) -> hash verified, so clients that log in every
-        # minute don't pay the slow hash each time; keyed on the stored hash, so a password
-        # change invalidates it.
-        self._verified: dict[tuple[str, str], str] = {}
+        self._by_client = FailureTable()
+        self._by_account_client = FailureTable()
+        # (account, HMAC(password)) -> the stored hash it was verified against: a password
+        # change invalidates the entry, and the clear text is never kept.
+        self._secret = os.urandom(32)
+        self._verified: dict[tuple[str, bytes], str] = {}
+        self._hashing = asyncio.Semaphore(HASH_SLOTS)
+        self._rehashing: set[str] = set()
 
     # ------------------------------------------------------------------ policy
 
@@ -67,57 +83,107 @@ class Authenticator:
             name = local
         return self.runtime.config.account(name)
 
+    def table_sizes(self) -> dict[str, int]:
+        """Keys held by the throttling tables (bounded; shown by tests and status)."""
+        return {"clients": len(self._by_client), "accounts": len(self._by_account_client)}
+
     # ------------------------------------------------------------------ checking
 
-    def _prune(self, bucket: deque[float], now: float) -> int:
-        window = self.runtime.config.limits.auth_failure_window
-        while bucket and bucket[0] < now - window:
-            bucket.popleft()
-        return len(bucket)
-
-    def blocked(self, ip: str, username: str) -> bool:
+    def _blocked(self, client: str, who: str, now: float) -> bool:
         limits = self.runtime.config.limits
-        now = time.monotonic()
+        window = limits.auth_failure_window
         if limits.auth_failures_per_ip and \
-                self._prune(self._by_ip[ip], now) >= limits.auth_failures_per_ip:
+                self._by_client.count(client, now, window) >= limits.auth_failures_per_ip:
             return True
-        key = username.lower()
-        return bool(limits.auth_failures_per_account) and \
-            self._prune(self._by_account[key], now) >= limits.auth_failures_per_account
+        return bool(limits.auth_failures_per_account) and self._by_account_client.count(
+            (who, client), now, window) >= limits.auth_failures_per_account
+
+    def _delay(self, failures: int) -> float:
+        base = self.runtime.config.limits.auth_failure_delay_ms / 1000
+        return base * min(MAX_PENALTY, max(1, failures))
 
     async def login(self, username: str, password: str, *, ip: str, service: str,
                     session: str = "-") -> Account | None:
         """The account on success; None after the failure delay otherwise."""
         account = self.resolve(username)
-        if self.blocked(ip, account.key if account else username):
+        client = ConnectionLimiter.client_key(ip)
+        who = account.key if account else name_key(username)
+        now = time.monotonic()
+        if self._blocked(client, who, now):
             log.warning("auth blocked: service=%s ip=%s user=%s session=%s (too many failures)",
                         service, ip, _printable(username), session)
-            await asyncio.sleep(BASE_DELAY)
+            window = self.runtime.config.limits.auth_failure_window
+            await asyncio.sleep(self._delay(self._by_client.count(client, now, window)))
             return None
         if account is not None and await self._check(account, password):
-            self._by_account.pop(account.key, None)
+            self._by_account_client.forget((who, client))
             log.info("auth ok: service=%s ip=%s user=%s session=%s", service, ip, account.name,
                      session)
+            self._maybe_rehash(account, password)
             return account
-        now = time.monotonic()
-        self._by_ip[ip].append(now)
-        self._by_account[account.key if account else username.lower()].append(now)
+        window = self.runtime.config.limits.auth_failure_window
+        failures = self._by_client.add(client, now, window)
+        self._by_account_client.add((who, client), now, window)
         log.warning("auth failed: service=%s ip=%s user=%s session=%s", service, ip,
                     _printable(username), session)
-        delay = min(MAX_DELAY, BASE_DELAY * len(self._by_ip[ip]))
-        await asyncio.sleep(delay)
+        await asyncio.sleep(self._delay(failures))
         return None
 
     async def _check(self, account: Account, password: str) -> bool:
-        key = (account.key, password)
+        key = (account.key, hmac.new(self._secret, password.encode("utf-8", "surrogatepass"),
+                                     hashlib.sha256).digest())
         if self._verified.get(key) == account.password:
             return True
-        ok = await asyncio.to_thread(verify_password, password, account.password)
+        if too_weak(account.password):
+            log.error("auth refused: the stored password hash of account %s is too weak; "
+                      "set a new password (lanmailctl account modify %s --password ...)",
+                      account.name, account.name)
+            return False
+        async with self._hashing:
+            ok = await asyncio.to_thread(verify_password, password, account.password)
         if ok:
-            if len(self._verified) > 1000:
+            if len(self._verified) >= CACHE_SIZE:
                 self._verified.clear()
             self._verified[key] = account.password
         return ok
+
+    # ------------------------------------------------------------------ rehash
+
+    def _maybe_rehash(self, account: Account, password: str) -> None:
+        if account.key in self._rehashing or not needs_rehash(account.password):
+            return
+        self._rehashing.add(account.key)
+        task = asyncio.create_task(self._rehash(account, password))
+        task.add_done_callback(lambda _t: self._rehashing.discard(account.key))
+
+    async def _rehash(self, account: Account, password: str) -> None:
+        """Store a hash with today's parameters, through the same path as an admin's edit;
+        left alone if the password was changed meanwhile."""
+        from ..config import ConfigError
+        from ..config.apply import accounts_dir, apply_change
+        from ..config.writer import find_item_file
+
+        old = account.password
+        async with self._hashing:
+            new = await asyncio.to_thread(hash_password, password)
+
+        def build(change) -> str | None:
+            path = find_item_file(accounts_dir(self.runtime.config_dir), account.name)
+            if path is None:
+                return None
+            doc = change.doc(path)
+            if doc.get("password") != old:
+                return None
+            doc["password"] = new
+            change.put(path, doc, 0o600)
+            return path.stem
+
+        try:
+            await apply_change(self.runtime, build,
+                               what="account {result}: password hash upgraded to "
+                                    "today's parameters")
+        except (ConfigError, OSError) as exc:
+            log.warning("account %s: password hash not upgraded: %s", account.name, exc)
 
 
 def _printable(text: str) -> str:

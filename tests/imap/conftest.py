@@ -13,8 +13,7 @@ import itertools
 import lmtest as shared
 import pytest
 from imaphelp import MESSAGE_SIZE, PASSWORD, Client, RawClient
-
-from lanmaild.auth.passwords import hash_password
+from lmtest import hash_password
 
 POOL = 150
 

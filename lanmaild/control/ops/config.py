@@ -1,11 +1,5 @@
-"""``config.check`` and the one path every control-API change to conf.d takes.
-
-``apply_change`` is what account.*, group.* (and later areas' ops) call: under one lock it
-validates the complete configuration with the change staged in memory (so a refused change
-leaves every file untouched), writes the files atomically with tomlkit (comments and hand
-formatting survive), then runs ``runtime.reload()``: exactly what a hand edit followed by
-``lanmailctl reload`` does.
-"""
+"""``config.check``, the control API's helpers for names and arguments, and its entry to
+``config.apply`` (the one path every change to conf.d takes)."""
 
 from __future__ import annotations
 
@@ -16,41 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from ...config import Config, ConfigError, load_config
+from ...config import apply as config_apply
 from ...config.loader import name_problem
 from ...config.writer import Change
 from ..registry import OpError, op
 
 log = logging.getLogger("lanmaild.control")
-_change_lock = asyncio.Lock()
 
 
 async def apply_change(runtime, build: Callable[[Change], Any],
                        before_commit: Callable[[], Awaitable[None]] | None = None,
                        what: str = "") -> Any:
-    """Stage edits with ``build(change)`` (may raise OpError), validate, write, reload.
-
-    ``before_commit`` runs after the validation passed and before any file is written
-    (account.delete exports and drops the mail there). Returns what ``build`` returned.
-    A ConfigError from the validation becomes OpError ``config`` with the loader's one line
-    (file:line: key: reason); nothing was written then. ``what`` is logged once it is done
-    (e.g. "account meier added"; never a password).
-    """
-    async with _change_lock:
-        change = Change(runtime.config_dir)
-        result = build(change)
-        if not change.files:
-            return result
-        try:
-            await asyncio.to_thread(change.validate)
-        except ConfigError as exc:
-            raise OpError("config", f"refused, nothing changed: {exc}") from None
-        if before_commit is not None:
-            await before_commit()
-        await asyncio.to_thread(change.commit)
-        if what:
-            log.info("%s", what.format(result=result))
-        await runtime.reload()
-        return result
+    """``config.apply.apply_change`` (build may raise OpError); a configuration the loader
+    refuses becomes OpError ``config`` with its one line (file:line: key: reason)."""
+    try:
+        return await config_apply.apply_change(runtime, build, before_commit, what)
+    except ConfigError as exc:
+        raise OpError("config", f"refused, nothing changed: {exc}") from None
 
 
 def check_name(name: Any, kind: str) -> str:
@@ -76,11 +52,11 @@ def refers_to(cfg: Config, address: str, name: str) -> bool:
 
 
 def accounts_dir(runtime) -> Path:
-    return runtime.config_dir / "accounts"
+    return config_apply.accounts_dir(runtime.config_dir)
 
 
 def groups_dir(runtime) -> Path:
-    return runtime.config_dir / "groups"
+    return config_apply.groups_dir(runtime.config_dir)
 
 
 def name_taken(runtime, name: str) -> str | None:

@@ -82,9 +82,24 @@ def remove(path: Path) -> None:
         os.close(dir_fd)
 
 
+def inside(directory: Path, path: Path) -> bool:
+    """Is ``path`` (resolved, symlinks followed) within ``directory``?"""
+    try:
+        path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return True
+
+
 def find_item_file(directory: Path, name: str) -> Path | None:
-    """The file of account/group ``name`` in ``directory`` (names are case-insensitive)."""
+    """The file of account/group ``name`` in ``directory`` (names are case-insensitive).
+    A name that is not a plain file name (a path, "..") never finds anything, whatever
+    the caller checked before: no conf.d edit may reach outside conf.d."""
+    if not name or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
+        return None
     exact = directory / f"{name}.toml"
+    if not inside(directory, exact):
+        return None
     if exact.exists():
         return exact
     key = name.lower()
@@ -116,11 +131,17 @@ class Change:
         return load_document(path)
 
     def put(self, path: Path, doc: TOMLDocument | str, mode: int = 0o600) -> None:
+        self._check(path)
         self.files[path] = doc if isinstance(doc, str) else tomlkit.dumps(doc)
         self.modes[path] = mode
 
     def delete(self, path: Path) -> None:
+        self._check(path)
         self.files[path] = None
+
+    def _check(self, path: Path) -> None:
+        if not inside(self.config_dir, path):
+            raise ValueError(f"refusing to write {path}: outside {self.config_dir}")
 
     def validate(self):
         from .loader import load_config

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import stat
 from pathlib import Path
 
 from ..config import ConfigError
@@ -28,16 +29,22 @@ def _prepare_socket_path(path: Path) -> None:
     """Make the folder (0750 when we create it) and replace a stale socket from a crash."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o750)
-    if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # nobody answers: left over from a crash
-        else:
-            raise OSError(f"control socket {path} is in use by another process")
-        finally:
-            probe.close()
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):  # a file, folder or symlink: never ours to delete
+        raise OSError(f"control socket path {path} exists and is not a socket; move it away "
+                      "or set another [server] control_socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()  # nobody answers: left over from a crash
+    else:
+        raise OSError(f"control socket {path} is in use by another process")
+    finally:
+        probe.close()
 
 
 async def handle_request(runtime, line: bytes) -> dict:

@@ -155,7 +155,7 @@ async def account_add(runtime, args: dict) -> dict:
 async def account_modify(runtime, args: dict) -> dict:
     """Change settings (only the keys given) and/or the password of an account."""
     check_unknown_args(args, ADD_ARGS)
-    name = arg(args, "name")
+    name = check_name(arg(args, "name"), "account")
     password = arg(args, "password", required=False)
     if password is not None and not password:
         raise OpError("invalid", "the password must not be empty")
@@ -222,7 +222,7 @@ async def _export_mail(runtime, key: str, target: Path) -> int:
 async def account_delete(runtime, args: dict) -> dict:
     """Delete an account's file and all its mail; keep_mail exports the mail first."""
     check_unknown_args(args, {"name", "yes", "keep_mail"})
-    name = arg(args, "name")
+    name = check_name(arg(args, "name"), "account")
     keep_mail = arg(args, "keep_mail", required=False)
     if keep_mail is not None and not Path(keep_mail).is_absolute():
         raise OpError("bad_request", "keep_mail must be an absolute path (the daemon writes "
@@ -276,4 +276,5 @@ async def account_list(runtime, args: dict) -> list:
 async def account_show(runtime, args: dict) -> dict:
     """One account's settings (never the hash) and its folders with counts and sizes."""
     check_unknown_args(args, {"name"})
-    return await _with_mail(runtime, _configured(runtime, arg(args, "name")), folders=True)
+    name = check_name(arg(args, "name"), "account")
+    return await _with_mail(runtime, _configured(runtime, name), folders=True)

@@ -137,7 +137,7 @@ def _member_array(members: list[str]) -> Any:
 async def group_modify(runtime, args: dict) -> dict:
     """Replace the members, add or remove some, or change the description."""
     check_unknown_args(args, GROUP_ARGS | {"add", "remove"})
-    name = arg(args, "name")
+    name = check_name(arg(args, "name"), "group")
     members = _members(args, "members")
     add = _members(args, "add") or []
     remove = {m.lower() for m in (_members(args, "remove") or [])}
@@ -171,7 +171,7 @@ async def group_modify(runtime, args: dict) -> dict:
 async def group_delete(runtime, args: dict) -> dict:
     """Delete a group's file (no mail is stored for groups)."""
     check_unknown_args(args, {"name"})
-    name = arg(args, "name")
+    name = check_name(arg(args, "name"), "group")
 
     def build(change: Change) -> str:
         path = find_item_file(groups_dir(runtime), name)
@@ -205,4 +205,4 @@ async def group_list(runtime, args: dict) -> list:
 async def group_show(runtime, args: dict) -> dict:
     """One group: description, members, and the addresses mail to it reaches."""
     check_unknown_args(args, {"name"})
-    return group_json(runtime, _configured(runtime, arg(args, "name")))
+    return group_json(runtime, _configured(runtime, check_name(arg(args, "name"), "group")))

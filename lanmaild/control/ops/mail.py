@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ..registry import OpError, arg, op
+from .config import check_name
 
 
 @op("mail.list")
 async def mail_list(runtime, args: dict) -> dict:
     """The messages of ACCOUNT's folder (default INBOX): uid, size, date, flags, from,
     subject."""
-    name = arg(args, "account")
+    name = check_name(arg(args, "account"), "account")
     folder = arg(args, "folder", required=False, default="INBOX")
     limit = arg(args, "limit", int, required=False, default=1000)
     offset = arg(args, "offset", int, required=False, default=0)

@@ -112,10 +112,23 @@ def export(
          lambda r: typer.echo(f"exported {r['exported']} messages to {to_dir}"), json_)
 
 
+@archive_app.command("anchor")
+def anchor(json_: bool = JSON_OPTION) -> None:
+    """Print the archive's head (ID:HASH) to keep outside the server, e.g. daily from cron;
+    'archive verify --anchor ID:HASH' later proves nothing up to it was removed."""
+    emit(state.call("archive.anchor"),
+         lambda r: typer.echo(f"{r['anchor']}  ({r['entries']} entries)"), json_)
+
+
 @archive_app.command("verify")
-def verify(json_: bool = JSON_OPTION) -> None:
+def verify(
+    anchor: str = typer.Option(None, "--anchor", metavar="ID:HASH",
+                               help="also check that this earlier head (from 'archive "
+                                    "anchor') is still in the chain, unchanged"),
+    json_: bool = JSON_OPTION,
+) -> None:
     """Check the archive's SHA-256 chain; exit 1 naming the first broken entry."""
-    result = state.call("archive.verify")
+    result = state.call("archive.verify", **({"anchor": anchor} if anchor else {}))
 
     def human(r: dict) -> None:
         if r["ok"]:

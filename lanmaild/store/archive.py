@@ -6,14 +6,25 @@
 - ``archive_fts`` an FTS5 index (contentless: the text is not stored twice) over from,
   to, cc, subject, body text and attachment names; its rowid is the entry id.
 - Tamper evidence: ``sha256`` is the SHA-256 of the raw message; ``chain`` is
-  SHA-256(previous entry's chain || this entry's fields || sha256), the first entry chains
-  to 32 zero bytes. Changing, removing or reordering any entry (or its raw bytes) breaks
-  the chain from that entry on; ``verify`` names the first broken entry.
+  SHA-256(previous entry's chain || this entry's columns || sha256), the first entry
+  chains to 32 zero bytes. Changing, removing or reordering any entry (or its raw bytes)
+  breaks the chain from that entry on; ``verify`` names the first broken entry.
+- Chain versions (``chain_version``): version 1 (entries written before schema 3) covered
+  id, account, direction, archived, sender and recipients only; version 2 covers every
+  stored column (also sent_date, from, to, cc, subject, message_id, size and the version
+  itself), encoded as a JSON array so no two rows hash alike. Old entries keep verifying
+  under their rule (recomputing them would launder earlier tampering); a version may only
+  grow along the chain.
+- A chain cannot show that its newest entries were removed: the head just moves back.
+  ``anchor`` gives the head (entry count, id and chain hash) for the admin to keep outside
+  the server (a daily cron job mailing or copying it away); ``verify(anchor=...)`` then
+  checks that the anchored entry is still there, unchanged, with a valid chain up to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 import time
 
@@ -45,15 +56,35 @@ CREATE VIRTUAL TABLE archive_fts USING fts5(
 """
 
 GENESIS = b"\0" * 32
+CHAIN_VERSION = 2
+# The columns chain version 2 covers, in order (raw is covered through sha256).
+_CHAINED = ("id", "account", "direction", "archived", "sent_date", "sender", "recipients",
+            "from_", "to_", "cc", "subject", "message_id", "size", "chain_version")
 
 
-def _chain(prev: bytes, entry_id: int, account: str, direction: str, archived: int,
-           sender: str, recipients: str, digest: bytes) -> bytes:
+def _chain_v1(prev: bytes, entry_id: int, account: str, direction: str, archived: int,
+              sender: str, recipients: str, digest: bytes) -> bytes:
     h = hashlib.sha256(prev)
     h.update(f"{entry_id}\n{account}\n{direction}\n{archived}\n{sender}\n{recipients}\n"
              .encode("utf-8", "surrogateescape"))
     h.update(digest)
     return h.digest()
+
+
+def _chain(prev: bytes, values: tuple, digest: bytes) -> bytes:
+    """Version 2: every column of ``_CHAINED`` (``values`` in that order)."""
+    h = hashlib.sha256(prev)
+    h.update(json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+             .encode("utf-8", "surrogateescape"))
+    h.update(digest)
+    return h.digest()
+
+
+def _entry_chain(prev: bytes, row: dict, digest: bytes) -> bytes:
+    if row["chain_version"] == 1:
+        return _chain_v1(prev, row["id"], row["account"], row["direction"], row["archived"],
+                         row["sender"], row["recipients"], digest)
+    return _chain(prev, tuple(row[c] for c in _CHAINED), digest)
 
 
 def add_entry_tx(tx: Tx, account: str, direction: str, raw: bytes, parsed, sender: str,
@@ -65,14 +96,15 @@ def add_entry_tx(tx: Tx, account: str, direction: str, raw: bytes, parsed, sende
     archived = int(time.time())
     rcpts = ", ".join(recipients)
     digest = hashlib.sha256(raw).digest()
-    chain = _chain(prev, entry_id, account, direction, archived, sender, rcpts, digest)
+    values = (entry_id, account, direction, archived, parsed.date, sender, rcpts,
+              parsed.from_, parsed.to, parsed.cc, parsed.subject, parsed.message_id,
+              len(raw), CHAIN_VERSION)
+    chain = _chain(prev, values, digest)
     tx.execute(
         "INSERT INTO archive_entry (id, account, direction, archived, sent_date, sender,"
-        " recipients, from_, to_, cc, subject, message_id, size, sha256, chain, raw)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (entry_id, account, direction, archived, parsed.date, sender, rcpts, parsed.from_,
-         parsed.to, parsed.cc, parsed.subject, parsed.message_id, len(raw), digest, chain,
-         raw))
+        " recipients, from_, to_, cc, subject, message_id, size, chain_version, sha256,"
+        " chain, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (*values, digest, chain, raw))
     attachments = " ".join(parsed.attachment_names)
     tx.execute(
         "INSERT INTO archive_fts (rowid, from_, to_, cc, subject, body, attachments)"
@@ -169,30 +201,60 @@ class ArchiveStore:
 
         return await self.db.read(job)
 
-    async def verify(self) -> dict:
-        """Walk the chain; returns {ok, entries, first_broken, reason}."""
+    async def anchor(self) -> dict:
+        """The head of the chain, for the admin to keep outside the server."""
 
         def job(conn) -> dict:
-            prev, expected_id, count = GENESIS, 1, 0
-            cur = conn.execute("SELECT id, account, direction, archived, sender, recipients,"
-                               " sha256, chain, raw FROM archive_entry ORDER BY id")
-            for (eid, account, direction, archived, sender, rcpts, digest, chain,
-                 raw) in cur:
+            row = conn.execute("SELECT id, chain FROM archive_entry ORDER BY id DESC LIMIT 1"
+                               ).fetchone()
+            count = conn.execute("SELECT count(*) FROM archive_entry").fetchone()[0]
+            if row is None:
+                return {"entries": 0, "id": 0, "head": GENESIS.hex(), "anchor": "0:" +
+                        GENESIS.hex()}
+            return {"entries": count, "id": row[0], "head": row[1].hex(),
+                    "anchor": f"{row[0]}:{row[1].hex()}"}
+
+        return await self.db.read(job)
+
+    async def verify(self, anchor: tuple[int, bytes] | None = None) -> dict:
+        """Walk the chain; returns {ok, entries, first_broken, reason}. With ``anchor``
+        (entry id, chain hash from ``anchor()``), also: that entry is still there with
+        that hash (so nothing up to it was removed or changed)."""
+        cols = ", ".join(("sha256", "chain", "raw") + _CHAINED)
+
+        def job(conn) -> dict:
+            prev, expected_id, count, version = GENESIS, 1, 0, 1
+            anchored = anchor is None or anchor[0] == 0
+            for r in conn.execute(f"SELECT {cols} FROM archive_entry ORDER BY id"):
+                digest, chain, raw = r[0], r[1], r[2]
+                row = dict(zip(_CHAINED, r[3:], strict=True))
+                eid = row["id"]
                 count += 1
                 reason = None
                 if not isinstance(raw, bytes):  # altered to another SQLite type
                     raw = str(raw).encode("utf-8", "surrogateescape")
                 if eid != expected_id:
                     reason = f"entry {expected_id} is missing"
+                elif row["chain_version"] not in (1, CHAIN_VERSION) or \
+                        row["chain_version"] < version:
+                    reason = "the chain version was altered"
                 elif hashlib.sha256(raw).digest() != digest:
                     reason = "the message bytes do not match their SHA-256"
-                elif _chain(prev, eid, account, direction, archived, sender, rcpts,
-                            digest) != chain:
+                elif _entry_chain(prev, row, digest) != chain:
                     reason = "the chain hash does not match (entry or its predecessor altered)"
+                elif anchor is not None and eid == anchor[0]:
+                    if chain != anchor[1]:
+                        reason = "the anchored entry's chain hash differs from the anchor"
+                    anchored = True
                 if reason:
                     return {"ok": False, "entries": count, "first_broken": eid,
                             "reason": reason}
-                prev, expected_id = chain, eid + 1
+                prev, expected_id, version = chain, eid + 1, row["chain_version"]
+            if not anchored:
+                return {"ok": False, "entries": count, "first_broken": anchor[0],
+                        "reason": f"entry {anchor[0]} of the anchor is gone: entries were "
+                                  "removed from the end of the archive"}
             return {"ok": True, "entries": count, "first_broken": None, "reason": ""}
 
-        return await self.db.read(job)
+        # An admin's check of everything: as long as it takes, beside the mail readers.
+        return await self.db.read(job, heavy=True, timeout=float("inf"))

@@ -379,23 +379,23 @@ class Database:
                 self._reader_conns.append(conn)
         return conn
 
-    def _run_read(self, fn: Callable[..., T], args: tuple) -> T:
+    def _run_read(self, fn: Callable[..., T], args: tuple, timeout: float | None = None) -> T:
         conn = self._reader()
-        self._local.deadline = time.monotonic() + self.query_timeout
+        limit = self.query_timeout if timeout is None else timeout
+        self._local.deadline = time.monotonic() + limit
         conn.execute("BEGIN")
         try:
             return fn(conn, *args)
         except sqlite3.OperationalError as exc:
             if str(exc) == "interrupted":
-                raise QueryTimeout(f"query took longer than {self.query_timeout:g} s") \
-                    from None
+                raise QueryTimeout(f"query took longer than {limit:g} s") from None
             raise
         finally:
             self._local.deadline = float("inf")  # the COMMIT itself is never interrupted
             conn.execute("COMMIT")
 
     async def read(self, fn: Callable[..., T], *args: Any, heavy: bool = False,
-                   inline: bool = False) -> T:
+                   inline: bool = False, timeout: float | None = None) -> T:
         """Run ``fn(conn, *args)`` on a reader thread in one read transaction (snapshot);
         ``heavy`` queries (cost chosen by a client) use their own pool, ``inline`` point
         reads try the event loop first (see the module notes)."""
@@ -409,7 +409,7 @@ class Database:
                 pass
         loop = asyncio.get_running_loop()
         pool = self._heavy_pool if heavy else self._pool
-        return await loop.run_in_executor(pool, self._run_read, fn, args)
+        return await loop.run_in_executor(pool, self._run_read, fn, args, timeout)
 
     def _inline(self) -> sqlite3.Connection:
         if self._inline_conn is None:

@@ -26,6 +26,7 @@ def _v2() -> str:
 MIGRATIONS: list[tuple[int, object]] = [
     (1, _v1),
     (2, _v2),  # folder_keyword: the keywords in use per folder (IMAP FLAGS at SELECT)
+    (3, "ALTER TABLE archive_entry ADD COLUMN chain_version INTEGER NOT NULL DEFAULT 1"),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -59,7 +59,30 @@ async def archive_show(runtime, args: dict) -> dict:
     return entry
 
 
+@op("archive.anchor")
+async def archive_anchor(runtime, args: dict) -> dict:
+    """The head of the chain (entries, id, head hash and ``anchor`` = "ID:HASH") to keep
+    outside the server; ``archive.verify`` with it proves nothing up to it was removed."""
+    return await runtime.store.archive.anchor()
+
+
+def _anchor(value) -> tuple[int, bytes] | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    entry, sep, digest = text.partition(":")
+    try:
+        if not sep or not entry.isdigit() or len(digest) != 64:
+            raise ValueError
+        return int(entry), bytes.fromhex(digest)
+    except ValueError:
+        raise OpError("invalid", f"anchor '{text[:80]}' is not ID:HASH as printed by "
+                      "'lanmailctl archive anchor'") from None
+
+
 @op("archive.verify")
 async def archive_verify(runtime, args: dict) -> dict:
-    """Check the SHA-256 chain over all entries; names the first broken entry."""
-    return await runtime.store.archive.verify()
+    """Check the SHA-256 chain over all entries; names the first broken entry. With
+    ``anchor`` ("ID:HASH"), also that the anchored entry is still there, unchanged."""
+    anchor = _anchor(arg(args, "anchor", str, required=False))
+    return await runtime.store.archive.verify(anchor)

@@ -89,6 +89,20 @@ def account_address(cfg: Config, name: str) -> str:
     return f"{name.lower()}@{cfg.primary_domain}"
 
 
+def may_send_as(cfg: Config, account, sender: str) -> bool:
+    """May a session logged in as ``account`` use ``sender`` as MAIL FROM? Its own
+    addresses (any local domain), the null sender (RFC 5321 4.5.5: DSNs, auto-replies),
+    and what the admin allowed in ``send_as`` (addresses, "*@domain", "*")."""
+    if not sender or sender_account(cfg, sender) == account.key:
+        return True
+    wanted = sender.lower()
+    for pattern in account.send_as:
+        p = pattern.lower()
+        if p == "*" or p == wanted or (p.startswith("*@") and wanted.endswith(p[1:])):
+            return True
+    return False
+
+
 def sender_account(cfg: Config, sender: str) -> str | None:
     """The local account an envelope sender names (``meier@lan``), or None."""
     if not sender:

@@ -30,7 +30,7 @@ import time
 from aiosmtpd.smtp import AuthResult
 
 from ..auth import sasl
-from ..delivery.address import resolve, sender_account
+from ..delivery.address import may_send_as, resolve, sender_account
 from ..mime import parse_message
 from ..store import StoreError
 
@@ -126,6 +126,14 @@ class PolicyHandler:
             return "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter"
         if sender and "@" not in sender:
             return "553 5.1.7 Sender address must be a full address (user@domain)"
+        if session.authenticated and session.auth_data is not None:
+            cfg = self.runtime.config
+            account = cfg.account(session.auth_data.name)
+            if account is None or not may_send_as(cfg, account, sender):
+                user = session.auth_data.name
+                log.info("%s[%s] sender refused: %s may not send as <%s>", self.service,
+                         server.peer_ip, user, _printable(sender))
+                return f"553 5.7.1 <{_printable(sender)}>: Sender address not owned by {user}"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 Ok"

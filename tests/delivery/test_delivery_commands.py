@@ -81,8 +81,8 @@ def test_spoofed_lms_commands_are_ignored(daemon_factory):
     d = daemon_factory(accounts={"meier": {}, "schulze": {}})
     # from outside, claiming to be meier (no login, not a trusted network)
     command(d, "meier", "LMS Forwarding on evil@other.example")
-    # logged in, but as someone else
-    send(d, addr("meier"), [addr("meier")], "LMS Forwarding on schulze",
+    # logged in, but as someone else (who may not use meier's address as sender)
+    send(d, addr("schulze"), [addr("meier")], "LMS Forwarding on schulze",
          service="submission", login=("schulze", "secret"))
     wait_delivered(d)
     assert forward_to(d, "meier") == ""
@@ -91,9 +91,22 @@ def test_spoofed_lms_commands_are_ignored(daemon_factory):
                                     "LMS Forwarding on schulze"]
 
 
-def test_lms_from_trusted_network_with_own_sender(daemon_factory):
+def test_lms_from_trusted_network_needs_login_by_default(daemon_factory):
+    """Any host on a trusted network can forge any envelope sender: without a login the
+    command is ordinary mail, and no confirmation goes anywhere."""
     d = daemon_factory(accounts={"meier": {}, "schulze": {}},
                        extra_toml='trusted_networks = ["127.0.0.0/8"]')
+    command(d, "meier", "LMS Forwarding on evil@other.example")
+    wait_delivered(d)
+    assert forward_to(d, "meier") == ""
+    assert subjects(d, "meier") == ["LMS Forwarding on evil@other.example"]
+    assert queue(d) == []  # nothing on its way to evil@other.example
+
+
+def test_lms_from_trusted_network_with_own_sender(daemon_factory):
+    d = daemon_factory(accounts={"meier": {}, "schulze": {}},
+                       extra_toml='trusted_networks = ["127.0.0.0/8"]\n'
+                                  "email_commands_trusted = true")
     command(d, "meier", "LMS Forwarding on schulze")
     wait_delivered(d)
     assert forward_to(d, "meier") == "schulze"

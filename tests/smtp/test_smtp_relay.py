@@ -37,7 +37,8 @@ def rcpt_reply(daemon, rcpt: str, service: str = "smtp", login=None) -> tuple[in
     try:
         if login:
             s.login(*login)
-        s.mail("someone@ext.test")
+        # a logged-in session may only use its own addresses (test_smtp_sender.py)
+        s.mail(addr(login[0]) if login else "someone@ext.test")
         code, text = s.rcpt(rcpt)
         return code, text.decode()
     finally:

@@ -4,9 +4,12 @@
     LMS Forwarding on <address>
 
 (``LMS`` upper case, the rest case-insensitive, the body ignored). Honoured only when that
-same account submitted the mail: logged in over SMTP, or from a ``trusted_networks``
-client with the account's address as envelope sender. Never from outside and never from
-fetched mail (``source = fetch``): such a mail is delivered like any other.
+same account submitted the mail logged in over SMTP (and a logged-in session may only use
+its own addresses as sender, see ``address.may_send_as``). A ``trusted_networks`` client
+with the account's address as envelope sender counts only where the admin set
+``server.email_commands_trusted``: any host there can forge any envelope sender. Never
+from outside and never from fetched mail (``source = fetch``): such a mail is delivered
+like any other, and no confirmation goes anywhere.
 
 The change goes through the control API's ``account.modify`` (the same validation,
 atomic TOML edit and reload as ``lanmailctl account modify NAME --forward-to ...``), a
@@ -38,7 +41,7 @@ def _owner(cfg, mail) -> str | None:
         return None
     if mail.auth_account:
         return mail.auth_account
-    if mail.trusted and mail.sender_account:
+    if cfg.server.email_commands_trusted and mail.trusted and mail.sender_account:
         return mail.sender_account
     return None
 

@@ -1,8 +1,16 @@
-"""Messages lanmaild writes itself (confirmations, DSNs): fixed ASCII header text only.
+"""Messages lanmaild writes itself (confirmations, DSNs), built with the stdlib ``email``
+package (``EmailMessage``, ``policy.SMTP``: CRLF line ends, folded headers, MIME done
+right) instead of by hand.
 
-Header injection is impossible by construction: every header value goes through
-``_value``, which drops CR, LF and other control characters, and callers put only fixed
-text and validated addresses into headers; anything a user wrote goes into the body.
+- Header text that is not ASCII is encoded as RFC 2047 encoded words, unless an address
+  itself needs SMTPUTF8 (RFC 6532): then the message is written with UTF-8 headers, since
+  it can only travel over SMTPUTF8 anyway.
+- Header injection is impossible: every header value goes through ``_value`` (control
+  characters dropped, length capped), and the email package refuses CR/LF in values;
+  anything a user wrote goes into the body.
+- ``Auto-Submitted: auto-replied`` (RFC 3834 5): these messages answer another message
+  (a DSN, the confirmation of an email command). RFC 3834 5 says "auto-generated" MUST NOT
+  label DSNs or direct responses; it is for periodic reports, which pass ``auto``.
 """
 
 from __future__ import annotations
@@ -11,8 +19,12 @@ import email.utils
 import re
 import secrets
 import time
+from email import policy
+from email.message import EmailMessage
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+AUTO_REPLIED = "auto-replied"
+AUTO_GENERATED = "auto-generated"
 
 
 def _value(text: str) -> str:
@@ -23,31 +35,32 @@ def message_id(hostname: str) -> str:
     return f"<{time.time_ns()}.{secrets.token_hex(6)}@{hostname}>"
 
 
-def headers(hostname: str, from_: str, to: str, subject: str, extra: dict | None = None
-            ) -> list[str]:
-    lines = [
-        f"From: {_value(from_)}",
-        f"To: {_value(to)}",
-        f"Subject: {_value(subject)}",
-        f"Date: {email.utils.formatdate(localtime=True)}",
-        f"Message-ID: {message_id(hostname)}",
-        "Auto-Submitted: auto-replied",
-        "MIME-Version: 1.0",
-    ]
-    for name, value in (extra or {}).items():
-        lines.append(f"{name}: {_value(value)}")
-    return lines
+def new_message(hostname: str, from_: str, to: str, subject: str,
+                auto: str = AUTO_REPLIED) -> EmailMessage:
+    """A message with the header every generated mail carries."""
+    utf8 = not (from_ + to).isascii()
+    msg = EmailMessage(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    msg["From"] = _value(from_)
+    msg["To"] = _value(to)
+    msg["Subject"] = _value(subject)
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg["Message-ID"] = message_id(hostname)
+    msg["Auto-Submitted"] = auto
+    return msg
 
 
-def text_mail(hostname: str, from_: str, to: str, subject: str, body: str) -> bytes:
-    """A plain text/plain UTF-8 mail (CRLF line ends)."""
-    head = headers(hostname, from_, to, subject, {
-        "Content-Type": "text/plain; charset=utf-8",
-        "Content-Transfer-Encoding": "8bit"})
+def to_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=msg.policy)
+
+
+def text_mail(hostname: str, from_: str, to: str, subject: str, body: str,
+              auto: str = AUTO_REPLIED) -> bytes:
+    """A plain text/plain UTF-8 mail."""
+    msg = new_message(hostname, from_, to, subject, auto)
     text = body.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [ln[:990] for ln in text.split("\n")]
-    return ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(lines).rstrip("\r\n") + "\r\n") \
-        .encode("utf-8", "replace")
+    msg.set_content("\n".join(ln[:990] for ln in text.split("\n")).rstrip("\n") + "\n",
+                    charset="utf-8")
+    return to_bytes(msg)
 
 
 def system_from(cfg) -> str:

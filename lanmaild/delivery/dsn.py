@@ -13,14 +13,19 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
-import secrets
+from email import policy
+from email.message import EmailMessage, Message
 
-from .compose import headers
+from .compose import new_message, to_bytes
 from .pipeline import NewMail
 
 log = logging.getLogger("lanmaild.delivery")
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)[:400]
 
 
 def _ascii(text: str) -> str:
@@ -53,50 +58,73 @@ def bounce(ctx, mail) -> None:
 
 
 def build_dsn(cfg, mail) -> bytes:
+    """RFC 3464: multipart/report; report-type=delivery-status with a human-readable
+    part, the machine-readable message/delivery-status part (one per-message block, one
+    block per failed recipient) and the original header as text/rfc822-headers."""
     host = cfg.server.hostname
-    boundary = f"=_lanmail_dsn_{secrets.token_hex(8)}"
-    head = headers(host, f"Mail Delivery System <MAILER-DAEMON@{host}>", mail.sender,
-                   "Undelivered Mail Returned to Sender",
-                   {"Content-Type": f'multipart/report; report-type=delivery-status; '
-                                    f'boundary="{boundary}"'})
-    human = [
-        f"This is the mail system at {host}.",
-        "",
-        "Your message could not be delivered to one or more recipients.",
-        "It is attached below (header only).",
-        "",
-    ]
-    for f in mail.failures:
-        human.append(f"<{_ascii(f.rcpt)}>: {_ascii(f.reason)}")
-    status = [f"Reporting-MTA: dns; {host}",
-              f"Arrival-Date: {email.utils.formatdate(localtime=True)}", ""]
+    msg = new_message(host, f"Mail Delivery System <MAILER-DAEMON@{host}>", mail.sender,
+                      "Undelivered Mail Returned to Sender")
+    msg.make_mixed()
+    msg.set_type("multipart/report")
+    msg.set_param("report-type", "delivery-status")
+    msg.preamble = "This is a MIME-encapsulated message.\r\n"
+    msg.attach(_notification(host, mail))
+    msg.attach(_delivery_status(host, mail))
+    msg.attach(_original_header(mail))
+    return to_bytes(msg)
+
+
+def _notification(host: str, mail) -> EmailMessage:
+    lines = [f"This is the mail system at {host}.", "",
+             "Your message could not be delivered to one or more recipients.",
+             "It is attached below (header only).", ""]
+    lines += [f"<{_printable(f.rcpt)}>: {_printable(f.reason)}" for f in mail.failures]
+    part = EmailMessage(policy=policy.SMTP)
+    part.set_content("\n".join(lines) + "\n", charset="utf-8")
+    return _subpart(part, "Notification")
+
+
+def _subpart(part: EmailMessage, description: str) -> EmailMessage:
+    del part["MIME-Version"]  # set_content adds it; only the top level carries it
+    part["Content-Description"] = description
+    return part
+
+
+def _fields(pairs: list[tuple[str, str]]) -> Message:
+    block = Message(policy=policy.SMTP)
+    for name, value in pairs:
+        block[name] = value
+    return block
+
+
+def _delivery_status(host: str, mail) -> EmailMessage:
+    blocks = [_fields([("Reporting-MTA", f"dns; {host}"),
+                       ("Arrival-Date", email.utils.formatdate(localtime=True))])]
     seen: set[tuple[str, str]] = set()
     for f in mail.failures:
         key = (f.rcpt.lower(), f.status)
         if key in seen:
             continue
         seen.add(key)
-        status += [f"Original-Recipient: rfc822; {_ascii(f.rcpt)}",
-                   f"Final-Recipient: rfc822; {_ascii(f.rcpt)}",
-                   "Action: failed",
-                   f"Status: {f.status}",
-                   f"Diagnostic-Code: smtp; 550 {f.status} {_ascii(f.reason)}", ""]
+        rcpt = f.rcpt if f.rcpt.isascii() else f.rcpt.encode("utf-8", "replace").decode(
+            "ascii", "replace")
+        blocks.append(_fields([
+            ("Original-Recipient", f"rfc822; {_ascii(rcpt)}"),
+            ("Final-Recipient", f"rfc822; {_ascii(rcpt)}"),
+            ("Action", "failed"),
+            ("Status", f.status),
+            ("Diagnostic-Code", f"smtp; 550 {f.status} {_ascii(f.reason)}")]))
+    part = EmailMessage(policy=policy.SMTP)
+    part["Content-Type"] = "message/delivery-status"
+    part.set_payload(blocks)
+    return _subpart(part, "Delivery report")
+
+
+def _original_header(mail) -> EmailMessage:
     size = getattr(mail.parsed, "header_size", 0) or len(mail.raw)
-    original_header = mail.raw[:size].rstrip(b"\r\n") + b"\r\n"
-    parts = [
-        "\r\n".join(head), "",
-        "This is a MIME-encapsulated message.", "",
-        f"--{boundary}",
-        "Content-Description: Notification",
-        "Content-Type: text/plain; charset=us-ascii", "",
-        *human, "",
-        f"--{boundary}",
-        "Content-Description: Delivery report",
-        "Content-Type: message/delivery-status", "",
-        *status,
-        f"--{boundary}",
-        "Content-Description: Undelivered Message Headers",
-        "Content-Type: text/rfc822-headers", "",
-    ]
-    return ("\r\n".join(parts) + "\r\n").encode() + original_header + \
-        f"\r\n--{boundary}--\r\n".encode()
+    header = mail.raw[:size].rstrip(b"\r\n") + b"\r\n"
+    part = EmailMessage(policy=policy.SMTP)
+    part.set_content(header.decode("utf-8", "replace").replace("\r\n", "\n"),
+                     subtype="rfc822-headers", charset="utf-8" if not header.isascii()
+                     else "us-ascii")
+    return _subpart(part, "Undelivered Message Headers")

@@ -22,6 +22,11 @@ Stages (full run; --quick in brackets):
               UID SEARCH FROM alice, SEARCH TEXT needle, FETCH 1:* BODY.PEEK[],
               STORE 1:* +FLAGS (\\Seen), 4 and 8 concurrent full downloads
   pop3        STAT, UIDL, RETR 1..M on the INBOX
+  latency     one command per message, as mail programs send them (issue 16): APPEND,
+              FETCH FLAGS / BODY[HEADER] / BODY[1], STORE over a fresh 1,000 [200] message
+              folder, UID FETCH of new mail after IDLE, POP3 RETR one by one; median and
+              p99 per command (bench/latency.py)
+  mbsync      isync's mbsync uploads 500 [100] messages and downloads them again
   fill-big    folder Bench100k <- corpus messages 0..99,999 [4,999]
   imap-big    the IMAP steps without the concurrent downloads [login_select, fetch_headers]
 
@@ -67,7 +72,8 @@ PASSWORD = "benchpass"
 BIG_FOLDER = "Bench100k"
 ANCHOR_PORTS = (10025, 10143, 10110)
 ANCHOR_PIDFILES = ("/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")
-ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "fill-big", "imap-big")
+ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "fill-big",
+              "imap-big")
 IMAP_STEPS = ("login_select", "fetch_headers", "search_from", "search_text", "fetch_full",
               "store_seen", "concurrent_full")
 
@@ -931,10 +937,11 @@ def summarize(records: list[dict]) -> dict:
 
 
 SHOW = ("accepted_msgs_per_s", "delivered_msgs_per_s", "server_cpu_ms_per_msg", "seconds",
+        "median_ms", "p99_ms",
         "mb_per_s", "msgs_per_s", "hits", "server_pss_mb_peak", "server_rss_mb_peak",
         "server_rss_anon_mb_peak", "client_cpu_s")
-TIME_LIKE = {"seconds", "server_cpu_ms_per_msg", "server_pss_mb_peak", "server_rss_mb_peak",
-             "client_cpu_s", "server_cpu_s"}
+TIME_LIKE = {"seconds", "median_ms", "p99_ms", "server_cpu_ms_per_msg", "server_pss_mb_peak",
+             "server_rss_mb_peak", "client_cpu_s", "server_cpu_s"}
 
 
 def _med(vals):
@@ -1021,6 +1028,16 @@ TARGETS = (
      2.0),
     ("POP3 RETR all, small folder", "pop3.retr_all", {"box": "small"}, "seconds", "time", 1.0),
     ("peak PSS under the SMTP load (MB)", "smtp.ingest", {}, "server_pss_mb_peak", "abs", 150.0),
+    # issue 16: one command per message; median <= 1x, p99 <= 2x the anchor's
+    *((f"{what} one by one, {q}", f"latency.{kind}", {}, f"{q}_ms", "time",
+       1.0 if q == "median" else 2.0)
+      for kind, what in (("append", "APPEND (imaplib)"), ("fetch_flags", "FETCH FLAGS"),
+                         ("fetch_header", "FETCH BODY[HEADER]"),
+                         ("fetch_body1", "FETCH BODY[1]"), ("store", "STORE +FLAGS"),
+                         ("idle_fetch", "new mail after IDLE"), ("pop3_retr", "POP3 RETR"))
+      for q in ("median", "p99")),
+    ("mbsync upload", "mbsync.upload", {}, "seconds", "time", 1.0),
+    ("mbsync download", "mbsync.download", {}, "seconds", "time", 1.0),
 )
 
 
@@ -1048,7 +1065,7 @@ def print_targets(records: list[dict], labels: list[str], roles: dict) -> None:
         return out
 
     print()
-    print(f"Targets of issue 5: {subj or 'lanmaild'} vs {ref or '(no reference server)'} "
+    print(f"Targets of issues 5 and 16: {subj or 'lanmaild'} vs {ref or '(no reference server)'} "
           f"(small folder m={sizes.get('small')}, big m={sizes.get('big')}, SMTP n={n_smtp})")
     print(f"| workload | {subj or 'lanmaild'} | {ref or 'reference'} | ratio | target | met |")
     print("|---|---|---|---|---|---|")
@@ -1057,7 +1074,8 @@ def print_targets(records: list[dict], labels: list[str], roles: dict) -> None:
         agg = max if kind == "abs" else _med
         a = agg(a_vals) if a_vals else None
         b = agg(b_vals) if b_vals else None
-        unit = "msgs/s" if kind == "rate" else ("MB" if kind == "abs" else "s")
+        unit = "msgs/s" if kind == "rate" else ("MB" if kind == "abs" else
+                                                 "ms" if metric.endswith("_ms") else "s")
         ratio = a / b if a is not None and b else None
         if kind == "rate":
             target, met = f">= {bound:g}x", (ratio >= bound if ratio is not None else None)
@@ -1089,6 +1107,8 @@ class Plan:
     fill_via: str
     search_from: str
     search_text: str
+    latency_n: int
+    mbsync_n: int
     poll: float
     deliver_timeout: float
     reuse_fill: bool
@@ -1343,6 +1363,39 @@ class Bench:
         print(f"   {srv.label:<32} pop3 login {login:.3f}s RETR {done} in {secs:.2f}s "
               f"({m['mb_per_s']} MB/s)", flush=True)
 
+    # ------------------------------------------------------------------ per command
+    def latency(self, srv: Server, r: int) -> None:
+        from latency import imap_latency, pop3_latency
+
+        p = self.plan
+        params = {"n": p.latency_n}
+        mon = Monitor(srv.pids)
+        mon.start()
+        kinds = imap_latency(srv.ep, personal_prefix(srv.ep), p.latency_n,
+                             lambda i: corpus_message(p.seed, i)[0])
+        if "pop3" in srv.served:
+            kinds.update(pop3_latency(srv.ep, p.latency_n))
+        sysm = mon.finish()
+        for kind, m in kinds.items():
+            self.rep.result(srv, "latency." + kind, params, r,
+                            {**m, "server_pss_mb_peak": sysm.get("server_pss_mb_peak")})
+        print(f"   {srv.label:<32} latency median ms: " + " ".join(
+            f"{k}={m['median_ms']:.2f}" for k, m in kinds.items()), flush=True)
+
+    def mbsync(self, srv: Server, r: int) -> None:
+        from latency import mbsync_run
+
+        p = self.plan
+        m = mbsync_run(srv.ep, personal_prefix(srv.ep), p.mbsync_n,
+                       lambda i: corpus_message(p.seed, i)[0])
+        params = {"n": p.mbsync_n}
+        self.rep.result(srv, "mbsync.upload", params, r,
+                        {"seconds": m["upload_s"], "messages": m["messages"]})
+        self.rep.result(srv, "mbsync.download", params, r,
+                        {"seconds": m["download_s"], "messages": m["messages"]})
+        print(f"   {srv.label:<32} mbsync upload {m['upload_s']:.2f}s download "
+              f"{m['download_s']:.2f}s", flush=True)
+
     # ------------------------------------------------------------------ driver
     def guarded(self, srv: Server, test: str, params: dict, need: set, fn, *a) -> bool:
         if not need <= srv.served:
@@ -1392,6 +1445,11 @@ class Bench:
                             continue
                         self.guarded(srv, "imap", {"box": box}, {"imap"}, self.imap, box,
                                      steps, r)
+            elif stage in ("latency", "mbsync"):
+                fn = self.latency if stage == "latency" else self.mbsync
+                for r in range(1, p.repeat + 1):
+                    for srv in servers:
+                        self.guarded(srv, stage, {}, {"imap"}, fn, r)
             elif stage == "pop3":
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
@@ -1484,7 +1542,9 @@ def cmd_run(a) -> int:
         imap_conc=[int(x) for x in a.imap_conc.split(",")],
         repeat=a.repeat or (1 if q else 3), seed=a.seed, fill_conc=a.fill_conc,
         fill_batch=a.fill_batch, fill_via=a.fill_via, search_from=a.search_from,
-        search_text=a.search_text, poll=a.poll, deliver_timeout=a.deliver_timeout,
+        search_text=a.search_text, latency_n=a.latency_n or (200 if q else 1000),
+        mbsync_n=a.mbsync_n or (100 if q else 500),
+        poll=a.poll, deliver_timeout=a.deliver_timeout,
         reuse_fill=a.reuse_fill)
     stages = a.stages.split(",") if a.stages else list(ALL_STAGES)
     for st in stages:
@@ -1638,6 +1698,10 @@ def main(argv=None) -> int:
                    "has the wanted count (for re-runs against a long-lived anchor)")
     p.add_argument("--search-from", default="alice")
     p.add_argument("--search-text", default="needle")
+    p.add_argument("--latency-n", type=int, default=0,
+                   help="messages in the latency stage's folder (1000; --quick 200)")
+    p.add_argument("--mbsync-n", type=int, default=0,
+                   help="messages mbsync uploads and downloads (500; --quick 100)")
     p.add_argument("--poll", type=float, default=0.05, help="STATUS poll interval, s")
     p.add_argument("--deliver-timeout", type=float, default=600.0)
     p.add_argument("--timeout", type=float, default=120.0, help="socket timeout, s")

@@ -129,6 +129,16 @@ def clean_text(text: str) -> str:
 _REFUSED_CODECS = {"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"}
 # Labels that mail software uses for supersets or under other names (WHATWG practice).
 _WIDE = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"}
+# 7-bit stateful encodings: their text is pure ASCII octets (escape sequences switch the
+# character set), so it must never take the ASCII fast path.
+_SEVEN_BIT = {"iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3",
+              "iso2022_jp_ext", "iso2022_kr", "utf-7", "hz"}
+# Multi-byte charsets whose strict decoding rejects text in another charset: a declared one
+# is tried before UTF-8 (single-byte labels such as iso-8859-1 decode anything, so for them
+# UTF-8 still goes first).
+_MULTIBYTE = {"shift_jis", "shift_jis_2004", "shift_jisx0213", "cp932", "euc_jp",
+              "euc_jis_2004", "euc_jisx0213", "gb18030", "gbk", "gb2312", "big5", "big5hkscs",
+              "cp950", "cp949", "euc_kr", "johab"}
 _CHARSET_ALIASES = {
     "iso-8859-1": "cp1252",
     "latin1": "cp1252",
@@ -164,16 +174,20 @@ def _codec(charset: str | None) -> str | None:
 def decode_bytes(data: bytes, charset: str | None = None, fallback: str | None = None) -> str:
     """Decode octets whose declared charset may be wrong or missing; never raises.
 
-    Order: pure ASCII fast path, UTF-8 (strict; text that validates as UTF-8 almost never is
-    anything else, and "us-ascii"/"iso-8859-1" labels on UTF-8 text are common), the declared
-    charset, the ``fallback`` hint (e.g. the message's body charset), then the declared charset
-    or cp1252 with replacement. UTF-16/32 labels go first: their text often validates as UTF-8.
+    Order: pure ASCII fast path (not for 7-bit encodings such as ISO-2022-JP), UTF-8 (strict;
+    text that validates as UTF-8 almost never is anything else, and "us-ascii"/"iso-8859-1"
+    labels on UTF-8 text are common), the declared charset, the ``fallback`` hint (e.g. the
+    message's body charset), then the declared charset or cp1252 with replacement. A declared
+    UTF-16/32, 7-bit (ISO-2022-*) or multi-byte CJK charset goes first: their octets often
+    validate as UTF-8 too, and the label is rarely wrong.
     The result is sanitised for SQLite.
     """
-    if data.isascii():
-        return clean_text(data.decode("ascii"))
     declared = _codec(charset)
-    if declared in _WIDE:
+    if data.isascii() and declared not in _SEVEN_BIT:
+        return clean_text(data.decode("ascii"))
+    if declared in _WIDE or declared in _SEVEN_BIT or declared in _MULTIBYTE:
+        # Declared first: these labels are rarely wrong, and their octets often validate
+        # as UTF-8 too (ISO-2022-JP is 7-bit, so it is valid ASCII and UTF-8).
         order: tuple[str | None, ...] = (charset, "utf-8", fallback)
     else:
         order = ("utf-8", charset, fallback)

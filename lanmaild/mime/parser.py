@@ -327,15 +327,18 @@ def _text_parts(part: _Part) -> Iterator[tuple[bool, _Part]]:
     elif part.message is not None:
         yield True, part.message
         yield from _text_parts(part.message)
-    elif part.mtype == "text":
+    elif part.mtype == "text" or (part.mtype, part.subtype) == ("message", "partial"):
+        # RFC 3501 6.4.4: BODY is all of the body; a message/partial's fragment is text
         yield False, part
 
 
-def _header_text(fields: list[Field], hint: str | None) -> list[str]:
+def _header_text(fields: list[Field], hint: str | None, every: bool = False) -> list[str]:
+    """The message's own header: the fields SEARCH TEXT looks at. An attached message's
+    header is body text of the outer message (RFC 3501 6.4.4): ``every`` field of it."""
     return [
         f"{name}: {decode_header_value(value, hint)}"
         for name, value, _s, _e in fields
-        if name in _SEARCH_HEADERS
+        if every or name in _SEARCH_HEADERS
     ]
 
 
@@ -347,7 +350,8 @@ def _search_text(ctx: _Ctx, top: _Part, hint: str | None) -> str:
     for is_header, p in _text_parts(top):
         if left <= 0:
             break
-        text = "\n".join(_header_text(p.fields, hint)) if is_header else _leaf_text(ctx, p, left)
+        text = ("\n".join(_header_text(p.fields, hint, every=True)) if is_header
+                else _leaf_text(ctx, p, left))
         chunks.append(text)
         left -= len(text) + 1
     return "\n".join(chunks)[:MAX_SEARCH_TEXT]

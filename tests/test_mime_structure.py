@@ -331,4 +331,7 @@ def test_content_transfer_encoding_must_be_one_token():
 def test_delimiter_cut_off_by_end_of_message_opens_no_part():
     p = parse_message(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b")
     assert p.body == b"(" + us_ascii_text(0, 0, ext=False) + b' "MIXED")'
-    assert "1" not in p.parts
+    # issue 15 item 6: the empty text/plain part BODYSTRUCTURE shows is there for
+    # BODY[1] too, empty (it was missing, so BODY[1] answered NIL)
+    start, body_start, end, _kind = p.parts["1"]
+    assert start == body_start == end

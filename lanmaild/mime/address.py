@@ -233,7 +233,18 @@ def parse_addresses(value: str | None) -> list[Address]:
     return _Parser(_tokenize(value)).run()
 
 
+# ENVELOPE size caps (issue 15 item 7): a junk To: of thousands of broken encoded words made
+# a 440 KB ENVELOPE, sent with every FETCH ENVELOPE of that message. One address list may
+# take at most ADDRESS_LIST_MAX octets (later addresses are left out: the header itself
+# stays complete in BODY[HEADER]); a single string (subject, a name, message-id) at most
+# STRING_MAX characters. So an ENVELOPE stays under about 6 x 16 KiB + 4 x 4 KiB.
+ADDRESS_LIST_MAX = 16 * 1024
+STRING_MAX = 4096
+
+
 def _n(value: str | None) -> bytes:
+    if value is not None and len(value) > STRING_MAX:
+        value = value[:STRING_MAX]
     return NIL if value is None else nstring(value.encode("latin-1", "replace"))
 
 
@@ -241,9 +252,14 @@ def render_addresses(addrs: list[Address]) -> bytes:
     """Render an env-from/-to/... list: ``(addr addr ...)`` or NIL when empty."""
     if not addrs:
         return NIL
-    return b"(" + b"".join(
-        b"(%s %s %s %s)" % (_n(a.name), _n(a.adl), _n(a.mailbox), _n(a.host)) for a in addrs
-    ) + b")"
+    out, size = [], 2
+    for a in addrs:
+        item = b"(%s %s %s %s)" % (_n(a.name), _n(a.adl), _n(a.mailbox), _n(a.host))
+        if out and size + len(item) > ADDRESS_LIST_MAX:
+            break
+        out.append(item)
+        size += len(item)
+    return b"(" + b"".join(out) + b")"
 
 
 _ENVELOPE_FIELDS = ("date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc",

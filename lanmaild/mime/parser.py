@@ -4,8 +4,11 @@ The splitter works on the raw bytes and records offsets, so IMAP FETCH later onl
 stored message. Structure rules follow RFC 2045/2046 with the lenient choices of Dovecot where
 the RFCs leave room (first occurrence of a Content-* field wins, MIME-Version is not required,
 line counts are the number of LF octets, an empty multipart is shown as one empty text/plain
-part), and RFC 2045 5.2 for invalid Content-Type (treated as text/plain; charset=us-ascii;
-multipart without a boundary counts as invalid).
+part, which BODY[n] and BODY[n.MIME] then return as empty too, and a nested multipart that
+reuses its parent's boundary owns it up to its own close delimiter), and RFC 2045 5.2 for
+invalid Content-Type (treated as text/plain; charset=us-ascii; multipart without a boundary
+counts as invalid). ENVELOPE and BODYSTRUCTURE are capped in size (``address`` and
+``PARAMS_MAX``), whatever the header holds.
 
 Hostile input: nesting is capped at ``MAX_DEPTH`` multipart/message levels and the tree at
 ``MAX_PARTS`` entities; beyond that, multiparts and message/rfc822 parts become opaque
@@ -172,11 +175,53 @@ def _parse_multipart(ctx: _Ctx, part: _Part, depth: int) -> None:
         ctx.limits_hit = True
     digest = part.subtype == "digest"
     part.children = []
-    for start, stop in ranges:
-        if ctx.parts_left <= 0:
-            ctx.limits_hit = True
+    while True:
+        resume = None
+        for start, stop in ranges:
+            if ctx.parts_left <= 0:
+                ctx.limits_hit = True
+                break
+            if _declares(ctx.raw, start, stop, boundary):
+                # A nested multipart reusing this boundary (forbidden by RFC 2046 5.1.1,
+                # seen in real mail): the innermost open multipart owns the delimiters up
+                # to its own close delimiter, as Dovecot and MimeKit read it.
+                close = _owned_close(ctx.raw, start, part.end, boundary)
+                if close is not None and close > stop:
+                    part.children.append(_parse_entity(ctx, start, close, depth + 1, digest))
+                    resume = close
+                    break
+            part.children.append(_parse_entity(ctx, start, stop, depth + 1, digest))
+        if resume is None or ctx.parts_left <= 0:
             break
-        part.children.append(_parse_entity(ctx, start, stop, depth + 1, digest))
+        ranges = _boundaries(ctx.raw, resume, part.end, boundary, max(ctx.parts_left, 1))
+
+
+def _declares(raw: bytes, hs: int, end: int, boundary: bytes) -> bool:
+    """Does the entity at ``raw[hs:end]`` declare a multipart with ``boundary``?"""
+    fields_end, _bs = header_end(raw, hs, end)
+    ct = parse_content_type(_content_fields(split_fields(raw, hs, fields_end))
+                            .get("content-type"))
+    return ct is not None and ct[0] == "multipart" and any(
+        p.name == "BOUNDARY" and p.wire == boundary for p in ct[2])
+
+
+def _owned_close(raw: bytes, hs: int, end: int, boundary: bytes) -> int | None:
+    """End of the close-delimiter line that closes the multipart starting at ``hs`` (which
+    reuses ``boundary``), counting deeper multiparts that reuse it too; None if unclosed."""
+    delim = re.compile(b"--" + re.escape(boundary) + rb"(?:(--)|[ \t]*\r?$)", re.M)
+    depth = 0
+    for m in delim.finditer(raw, hs, end):
+        i = m.start()
+        if i != hs and raw[i - 1] != 0x0A:
+            continue
+        nl = raw.find(b"\n", m.end(), end)
+        if m.group(1) is not None:
+            if depth == 0:
+                return end if nl < 0 else nl + 1
+            depth -= 1
+        elif nl >= 0 and _declares(raw, nl + 1, end, boundary):
+            depth += 1
+    return None
 
 
 def _make_opaque(ctx: _Ctx, part: _Part) -> None:
@@ -189,10 +234,24 @@ def _make_opaque(ctx: _Ctx, part: _Part) -> None:
 # BODY / BODYSTRUCTURE
 
 
+# BODYSTRUCTURE size caps (issue 15 item 7): parameters of one part take at most
+# PARAMS_MAX octets (a value at most PARAM_VALUE_MAX); with MAX_PARTS entities a
+# BODYSTRUCTURE stays in the low megabytes whatever the sender wrote.
+PARAMS_MAX = 2048
+PARAM_VALUE_MAX = 1024
+
+
 def _params_bytes(params: list[Param] | tuple[Param, ...]) -> bytes:
     if not params:
         return NIL
-    return b"(" + b" ".join(string(p.name) + b" " + string(p.wire) for p in params) + b")"
+    out, size = [], 0
+    for p in params:
+        item = string(p.name[:PARAM_VALUE_MAX]) + b" " + string(p.wire[:PARAM_VALUE_MAX])
+        if out and size + len(item) > PARAMS_MAX:
+            break
+        out.append(item)
+        size += len(item) + 1
+    return b"(" + b" ".join(out) + b")"
 
 
 def _h(part: _Part, name: str) -> bytes:
@@ -271,6 +330,8 @@ def _numbered(x: _Part) -> list[_Part]:
 def _offsets(top: _Part, header_size: int, size: int) -> dict[str, PartOffsets]:
     parts: dict[str, PartOffsets] = {"": (0, 0, size, header_size)}
     stack: list[tuple[str, list[_Part]]] = [("", _numbered(top))]
+    if top.children == []:
+        parts["1"] = (top.bs, top.bs, top.bs, LEAF)
     while stack:
         prefix, subs = stack.pop()
         for k, p in enumerate(subs, 1):
@@ -280,9 +341,15 @@ def _offsets(top: _Part, header_size: int, size: int) -> dict[str, PartOffsets]:
             else:
                 kind = LEAF if p.children is None else MULTIPART
             parts[path] = (p.hs, p.bs, p.end, kind)
+            if p.children == []:
+                # BODYSTRUCTURE shows an empty multipart as one empty text/plain part
+                # (as Dovecot): BODY[n.1] and BODY[n.1.MIME] are that part, empty.
+                parts[path + ".1"] = (p.bs, p.bs, p.bs, LEAF)
             if p.children is not None:
                 stack.append((path + ".", p.children))
             elif p.message is not None:
+                if p.message.children == []:
+                    parts[path + ".1"] = (p.message.bs, p.message.bs, p.message.bs, LEAF)
                 stack.append((path + ".", _numbered(p.message)))
     return parts
 

@@ -64,3 +64,55 @@ def test_message_partial_fragment_is_body_text(imap):
     assert imap.append("INBOX", None, None, PARTIAL)[0] == "OK"
     imap.select("INBOX")
     assert _search(imap, "BODY", "fragmentword") == [b"1"]
+
+
+EMPTY_MULTIPART = (b"From: a@b.test\r\nSubject: empty\r\nMIME-Version: 1.0\r\n"
+                   b'Content-Type: multipart/mixed; boundary="nothing"\r\n\r\n'
+                   b"no parts at all\r\n")
+
+SAME_BOUNDARY = (
+    b"From: a@b.test\r\nSubject: reused boundary\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b'--b\r\nContent-Type: multipart/alternative; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n"
+    b"--b\r\nContent-Type: text/html\r\n\r\n<p>html text</p>\r\n"
+    b"--b--\r\n"
+    b"--b\r\nContent-Type: application/pdf\r\n\r\nPDFDATA\r\n"
+    b"--b--\r\n")
+
+
+def test_empty_multipart_sections_match_bodystructure(imap):
+    """Issue 15 item 6: BODYSTRUCTURE shows one empty text/plain part (as Dovecot), so
+    BODY[1] and BODY[1.MIME] are that part: empty, not NIL."""
+    assert imap.append("INBOX", None, None, EMPTY_MULTIPART)[0] == "OK"
+    imap.select("INBOX")
+    typ, data = imap.fetch("1", "(BODYSTRUCTURE BODY.PEEK[1] BODY.PEEK[1.MIME])")
+    flat = b"".join(x if isinstance(x, bytes) else b"".join(x) for x in data)
+    assert b'("TEXT" "PLAIN"' in flat and b'"MIXED"' in flat
+    assert b"BODY[1] NIL" not in flat and b"BODY[1.MIME] NIL" not in flat, flat
+    assert b'BODY[1] ""' in flat or b"BODY[1] {0}" in flat, flat
+
+
+def test_nested_multipart_reusing_the_boundary_is_read_as_meant(imap):
+    """Issue 15 item 8: the innermost open multipart owns the boundary (Dovecot,
+    MimeKit): part 1 is the alternative with two parts, part 2 the PDF."""
+    assert imap.append("INBOX", None, None, SAME_BOUNDARY)[0] == "OK"
+    imap.select("INBOX")
+    typ, data = imap.fetch("1", "(BODY BODY.PEEK[1.1] BODY.PEEK[1.2] BODY.PEEK[2])")
+    flat = b"".join(x if isinstance(x, bytes) else b"".join(x) for x in data)
+    assert b'"ALTERNATIVE")("APPLICATION" "PDF"' in flat, flat
+    assert b"plain text" in flat and b"<p>html text</p>" in flat and b"PDFDATA" in flat
+
+
+def test_junk_address_list_gives_a_bounded_envelope(imap):
+    """Issue 15 item 7: thousands of broken encoded words in To: made a 440 KB ENVELOPE."""
+    junk = ", ".join(f"=?utf-8?q?broken{i}?= <u{i}@x{i}.example>" for i in range(6000))
+    raw = (f"From: a@b.test\r\nTo: {junk}\r\nSubject: junk\r\n"
+           'Content-Type: text/plain; name="' + "n" * 5000 + '"\r\n\r\nbody\r\n').encode()
+    assert imap.append("INBOX", None, None, raw)[0] == "OK"
+    imap.select("INBOX")
+    typ, data = imap.fetch("1", "(ENVELOPE BODYSTRUCTURE)")
+    size = sum(len(x) if isinstance(x, bytes) else sum(map(len, x)) for x in data)
+    assert typ == "OK" and size < 64 * 1024, size
+    typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (TO)])")
+    assert b"u5999@x5999.example" in data[0][1]  # the header itself is complete

@@ -13,12 +13,13 @@ pipeline has no side effects (stages only fill in the ``Mail``), so it can run i
 before anything is stored. When its result is purely local (mailbox copies, archive
 entries, forwarded copies as new queue entries; no failure, no recipient for the outgoing
 transport, no email-command action) the blob and all of that are one write job
-(``_direct_tx``) and no queue row is written for the message at all. Durability: the
+(``store.delivery.deliver_direct``) and no queue row is written for the message at all.
+Durability: the
 caller answers 250 only after that job's commit (fsync) returned, exactly as for a queue
 insert, so a crash before the commit leaves nothing and the client retries; after it the
 mail is in the mailbox. Idempotence: there is no queue row the worker could pick up again,
 so it cannot be delivered twice. Any other result, a pipeline exception, or a failing
-``_direct_tx`` (rolled back alone to its savepoint) falls back to the queue path below.
+``deliver_direct`` (rolled back alone to its savepoint) falls back to the queue path below.
 
 Messages queued by SMTP are handed over in memory (raw bytes + parse result), so
 the common path neither re-reads nor re-parses them; after a restart they come from the
@@ -35,16 +36,8 @@ from collections import Counter
 
 from ..mime import parse_message
 from ..store import StoreError
-from ..store.archive import add_entry_tx
-from ..store.mailbox import folder_id_tx, insert_message_tx, store_blob_tx
-from ..store.queue import (
-    QueuedMessage,
-    defer_rcpts_tx,
-    enqueue_tx,
-    finish_rcpts_tx,
-    rcpts_waiting_tx,
-    set_state_tx,
-)
+from ..store.delivery import DeliveryResult, StaleEntry
+from ..store.queue import QueuedMessage
 from . import pipeline
 from .address import resolve, sender_account
 from .pipeline import Context, Failure, Mail, Target
@@ -60,63 +53,16 @@ RETRY_BASE = 60
 RETRY_MAX = 3600
 
 
-class Stale(Exception):
-    """The queue entry changed under the worker (deleted, already handled)."""
-
-
 def retry_delay(attempts: int) -> int:
     return min(RETRY_MAX, RETRY_BASE * (2 ** min(attempts, 10)))
 
 
-def _commit_tx(tx, mail: Mail, qm: QueuedMessage, notify) -> int:
-    rids = [r[0] for r in qm.recipients]
-    if not rcpts_waiting_tx(tx, qm.id, rids):
-        raise Stale(qm.id)
-    size = len(mail.raw)
-    changed: list[int] = []
-    for account, folder, flags in mail.deliveries:
-        folder_id = folder_id_tx(tx, account, folder)
-        insert_message_tx(tx, folder_id, qm.blob_id, size, flags)
-        changed.append(folder_id)
-    if mail.archive:
-        rcpts = [r[1] for r in qm.recipients]
-        for account, direction in mail.archive:
-            add_entry_tx(tx, account, direction, mail.raw, mail.parsed, mail.sender, rcpts)
-    for new in mail.new_mail:
-        enqueue_tx(tx, new.raw, new.parsed, new.sender, new.recipients, new.source)
-    outbound = set(mail.outbound)
-    if outbound:
-        set_state_tx(tx, sorted(outbound), "outbound")
-    finish_rcpts_tx(tx, qm.id, [r for r in rids if r not in outbound])
-    if changed:
-        tx.after_commit(lambda: [notify.changed(f) for f in changed])
-    return len(mail.deliveries)
-
-
-def _direct_tx(tx, mail: Mail, rcpts: list[str], notify) -> int:
-    """Accept AND deliver in one job (the fast path of ``QueueWorker.accept``): the blob,
-    its mailbox copies, archive entries and new queue entries (forwarded copies) commit
-    together, and no queue row is written for the message itself. Returns the blob id."""
-    blob_id = store_blob_tx(tx, mail.raw, mail.parsed)
-    size = len(mail.raw)
-    changed: list[int] = []
-    for account, folder, flags in mail.deliveries:
-        folder_id = folder_id_tx(tx, account, folder)
-        insert_message_tx(tx, folder_id, blob_id, size, flags)
-        changed.append(folder_id)
-    for account, direction in mail.archive:
-        add_entry_tx(tx, account, direction, mail.raw, mail.parsed, mail.sender, rcpts)
-    for new in mail.new_mail:
-        enqueue_tx(tx, new.raw, new.parsed, new.sender, new.recipients, new.source)
-    if changed:
-        tx.after_commit(lambda: [notify.changed(f) for f in changed])
-    return blob_id
-
-
-def _defer_tx(tx, qm: QueuedMessage, error: str) -> None:
-    now = int(time.time())
-    defer_rcpts_tx(tx, [(rid, now + retry_delay(attempts), error)
-                        for rid, _addr, attempts in qm.recipients])
+def _result(mail: Mail) -> DeliveryResult:
+    """The pipeline's decisions, as the store writes them."""
+    return DeliveryResult(
+        raw=mail.raw, parsed=mail.parsed, sender=mail.sender, deliveries=mail.deliveries,
+        archive=mail.archive, outbound=set(mail.outbound),
+        new_mail=[(n.raw, n.parsed, n.sender, n.recipients, n.source) for n in mail.new_mail])
 
 
 class QueueWorker:
@@ -147,7 +93,7 @@ class QueueWorker:
         store = self.runtime.store
         if mail is not None:
             try:
-                blob_id = await store.db.write(_direct_tx, mail, recipients, store.notify)
+                blob_id = await store.delivery.deliver_direct(_result(mail), recipients)
             except StoreError:
                 raise
             except Exception:  # noqa: BLE001 - rolled back alone: queue it instead
@@ -280,7 +226,7 @@ class QueueWorker:
                 self._inflight.discard(qm.id)
         progress = 0
         for qm, result in zip(msgs, results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, Stale):
+            if isinstance(result, BaseException) and not isinstance(result, StaleEntry):
                 log.error("queue %d: delivery failed, deferred: %s", qm.id, result,
                           exc_info=result)
                 if await self._defer_or_bounce(ctx, qm,
@@ -324,7 +270,7 @@ class QueueWorker:
         for new in mail.new_mail:
             if new.parsed is None:
                 new.parsed = parse_message(new.raw)
-        n = await self.runtime.store.db.write(_commit_tx, mail, qm, self.runtime.store.notify)
+        n = await self.runtime.store.delivery.commit(_result(mail), qm)
         self.stats["messages"] += 1
         self.stats["copies"] += n
         return n
@@ -334,7 +280,7 @@ class QueueWorker:
         attempts = max((a for _r, _a, a in qm.recipients), default=0)
         try:
             if attempts + 1 < MAX_ATTEMPTS:
-                await self.runtime.store.db.write(_defer_tx, qm, error)
+                await self.runtime.store.delivery.defer(qm, error, retry_delay)
                 return True
             if qm.raw is None:
                 qm.raw = await self.runtime.store.mail.blob_raw(qm.blob_id)
@@ -348,7 +294,7 @@ class QueueWorker:
             dsn.bounce(ctx, mail)
             for new in mail.new_mail:
                 new.parsed = parse_message(new.raw)
-            await self.runtime.store.db.write(_commit_tx, mail, qm, self.runtime.store.notify)
+            await self.runtime.store.delivery.commit(_result(mail), qm)
         except Exception:  # noqa: BLE001
             log.exception("queue %d: could not defer", qm.id)
             return False

@@ -1,8 +1,10 @@
 """The store: the only package that speaks SQL.
 
 ``Store`` is what the rest of lanmaild calls; its parts are ``store.mail`` (folders and
-messages), ``store.queue`` (accepted mail waiting for the delivery pipeline) and
-``store.archive``. Engine notes are in ``db``; table layout notes in each module.
+messages), ``store.queue`` (accepted mail waiting for the delivery pipeline),
+``store.delivery`` (the pipeline's result, written in one transaction) and
+``store.archive``. Nothing outside this package sees a transaction. Engine notes are in
+``db``; table layout notes in each module.
 To move to PostgreSQL, this package is what gets rewritten.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from .archive import ArchiveStore
 from .db import Database, QueryTimeout, StoreError, Tx
+from .delivery import DeliveryStore
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
 from .queue import QueueStore
@@ -33,6 +36,7 @@ class Store:
         self.mail = MailboxStore(self.db, self.notify)
         self.queue = QueueStore(self.db)
         self.archive = ArchiveStore(self.db)
+        self.delivery = DeliveryStore(self.db, self.notify)
 
     def set_query_timeout(self, seconds: float) -> None:
         """Bound every read query (``limits.query_timeout``; see ``db``)."""

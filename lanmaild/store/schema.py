@@ -12,15 +12,15 @@ import sqlite3
 
 
 def _v1() -> str:
-    from . import archive, mailbox, queue
+    from . import archive, mailschema, queue
 
-    return "\n".join((mailbox.SCHEMA, queue.SCHEMA, archive.SCHEMA))
+    return "\n".join((mailschema.SCHEMA, queue.SCHEMA, archive.SCHEMA))
 
 
 def _v2() -> str:
-    from . import mailbox
+    from . import mailschema
 
-    return mailbox.KEYWORDS_SCHEMA
+    return mailschema.KEYWORDS_SCHEMA
 
 
 MIGRATIONS: list[tuple[int, object]] = [

@@ -1,0 +1,106 @@
+"""The delivery pipeline's result, written in one transaction (the queue worker's commit).
+
+The pipeline decides (``lanmaild.delivery``); this module only writes what it decided:
+the mailbox copies, archive entries, new queue entries (DSNs, forwarded copies,
+confirmations), recipients handed to the outgoing queue, and the finished state of the
+message's own recipients. All of it commits together or not at all, so a crash neither
+loses nor duplicates mail. The worker never sees a transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .archive import add_entry_tx
+from .blobs import store_blob_tx
+from .db import Database, Tx
+from .mailtx import folder_id_tx, insert_message_tx
+from .queue import (
+    QueuedMessage,
+    defer_rcpts_tx,
+    enqueue_tx,
+    finish_rcpts_tx,
+    rcpts_waiting_tx,
+    set_state_tx,
+)
+
+
+class StaleEntry(Exception):
+    """The queue entry changed under the worker (deleted, already handled)."""
+
+
+@dataclass
+class DeliveryResult:
+    """What the pipeline decided for one message."""
+
+    raw: bytes
+    parsed: object
+    sender: str
+    deliveries: list = field(default_factory=list)  # (account, folder, flags)
+    archive: list = field(default_factory=list)  # (account, direction)
+    new_mail: list = field(default_factory=list)  # (raw, parsed, sender, [(rcpt, state)], source)
+    outbound: set = field(default_factory=set)  # queue_rcpt ids handed to the transports
+
+
+class DeliveryStore:
+    def __init__(self, db: Database, notify) -> None:
+        self.db = db
+        self.notify = notify
+
+    async def commit(self, result: DeliveryResult, qm: QueuedMessage) -> int:
+        """Write the result of a queued message; returns the mailbox copies made. Raises
+        StaleEntry when its recipients are no longer waiting."""
+        return await self.db.write(self._commit_tx, result, qm)
+
+    async def deliver_direct(self, result: DeliveryResult, rcpts: list[str]) -> int:
+        """Accept AND deliver in one job (the worker's fast path): the blob, its copies,
+        archive entries and new queue entries commit together; no queue row is written
+        for the message itself. Returns the blob id."""
+        return await self.db.write(self._direct_tx, result, rcpts)
+
+    async def defer(self, qm: QueuedMessage, error: str,
+                    retry_delay: Callable[[int], int]) -> None:
+        """Every recipient of ``qm`` waits ``retry_delay(attempts)`` seconds more."""
+        now = int(time.time())
+
+        def job(tx: Tx) -> None:
+            defer_rcpts_tx(tx, [(rid, now + retry_delay(attempts), error)
+                                for rid, _addr, attempts in qm.recipients])
+
+        await self.db.write(job)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _copies_tx(self, tx: Tx, result: DeliveryResult, blob_id: int, rcpts: list[str]) -> int:
+        size = len(result.raw)
+        changed: list[int] = []
+        for account, folder, flags in result.deliveries:
+            folder_id = folder_id_tx(tx, account, folder)
+            insert_message_tx(tx, folder_id, blob_id, size, flags)
+            changed.append(folder_id)
+        for account, direction in result.archive:
+            add_entry_tx(tx, account, direction, result.raw, result.parsed, result.sender,
+                         rcpts)
+        for raw, parsed, sender, recipients, source in result.new_mail:
+            enqueue_tx(tx, raw, parsed, sender, recipients, source)
+        if changed:
+            notify = self.notify
+            tx.after_commit(lambda: [notify.changed(f) for f in changed])
+        return len(result.deliveries)
+
+    def _commit_tx(self, tx: Tx, result: DeliveryResult, qm: QueuedMessage) -> int:
+        rids = [r[0] for r in qm.recipients]
+        if not rcpts_waiting_tx(tx, qm.id, rids):
+            raise StaleEntry(qm.id)
+        n = self._copies_tx(tx, result, qm.blob_id, [r[1] for r in qm.recipients])
+        if result.outbound:
+            set_state_tx(tx, sorted(result.outbound), "outbound")
+        finish_rcpts_tx(tx, qm.id, [r for r in rids if r not in result.outbound])
+        return n
+
+    def _direct_tx(self, tx: Tx, result: DeliveryResult, rcpts: list[str]) -> int:
+        blob_id = store_blob_tx(tx, result.raw, result.parsed)
+        self._copies_tx(tx, result, blob_id, rcpts)
+        return blob_id

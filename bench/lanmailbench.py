@@ -27,6 +27,9 @@ Stages (full run; --quick in brackets):
               folder, UID FETCH of new mail after IDLE, POP3 RETR one by one; median and
               p99 per command (bench/latency.py)
   mbsync      isync's mbsync uploads 500 [100] messages and downloads them again
+  clients     10, 30, 100 [10, 30] clients send random commands (FETCH, STORE, SEARCH,
+              APPEND, COPY, EXPUNGE, SELECT, NOOP) on one folder for 20 [5] s: commands/s,
+              median and p99 latency, peak PSS (bench/concurrency.py)
   fill-big    folder Bench100k <- corpus messages 0..99,999 [4,999]
   imap-big    the IMAP steps without the concurrent downloads [login_select, fetch_headers]
 
@@ -72,8 +75,8 @@ PASSWORD = "benchpass"
 BIG_FOLDER = "Bench100k"
 ANCHOR_PORTS = (10025, 10143, 10110)
 ANCHOR_PIDFILES = ("/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")
-ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "fill-big",
-              "imap-big")
+ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "clients",
+              "fill-big", "imap-big")
 IMAP_STEPS = ("login_select", "fetch_headers", "search_from", "search_text", "fetch_full",
               "store_seen", "concurrent_full")
 
@@ -936,8 +939,8 @@ def summarize(records: list[dict]) -> dict:
     return acc
 
 
-SHOW = ("accepted_msgs_per_s", "delivered_msgs_per_s", "server_cpu_ms_per_msg", "seconds",
-        "median_ms", "p99_ms",
+SHOW = ("accepted_msgs_per_s", "delivered_msgs_per_s", "cmds_per_s", "server_cpu_ms_per_msg",
+        "seconds", "median_ms", "p99_ms",
         "mb_per_s", "msgs_per_s", "hits", "server_pss_mb_peak", "server_rss_mb_peak",
         "server_rss_anon_mb_peak", "client_cpu_s")
 TIME_LIKE = {"seconds", "median_ms", "p99_ms", "server_cpu_ms_per_msg", "server_pss_mb_peak",
@@ -1037,6 +1040,10 @@ TARGETS = (
                          ("idle_fetch", "new mail after IDLE"), ("pop3_retr", "POP3 RETR"))
       for q in ("median", "p99")),
     ("mbsync upload", "mbsync.upload", {}, "seconds", "time", 1.0),
+    # issue 15: 30 clients on one folder: >= 1.5x the rate, median latency <= 1x
+    ("IMAP 30 clients, commands/s", "clients", {"c": 30}, "cmds_per_s", "rate", 1.5),
+    ("IMAP 30 clients, median latency", "clients", {"c": 30}, "median_ms", "time", 1.0),
+    ("peak PSS, 100 clients (MB)", "clients", {"c": 100}, "server_pss_mb_peak", "abs", 150.0),
     ("mbsync download", "mbsync.download", {}, "seconds", "time", 1.0),
 )
 
@@ -1074,8 +1081,10 @@ def print_targets(records: list[dict], labels: list[str], roles: dict) -> None:
         agg = max if kind == "abs" else _med
         a = agg(a_vals) if a_vals else None
         b = agg(b_vals) if b_vals else None
-        unit = "msgs/s" if kind == "rate" else ("MB" if kind == "abs" else
-                                                 "ms" if metric.endswith("_ms") else "s")
+        if kind == "rate":
+            unit = "cmds/s" if metric == "cmds_per_s" else "msgs/s"
+        else:
+            unit = "MB" if kind == "abs" else "ms" if metric.endswith("_ms") else "s"
         ratio = a / b if a is not None and b else None
         if kind == "rate":
             target, met = f">= {bound:g}x", (ratio >= bound if ratio is not None else None)
@@ -1109,6 +1118,8 @@ class Plan:
     search_text: str
     latency_n: int
     mbsync_n: int
+    clients: list[int]
+    clients_seconds: float
     poll: float
     deliver_timeout: float
     reuse_fill: bool
@@ -1396,6 +1407,32 @@ class Bench:
         print(f"   {srv.label:<32} mbsync upload {m['upload_s']:.2f}s download "
               f"{m['download_s']:.2f}s", flush=True)
 
+    def clients(self, srv: Server, r: int) -> None:
+        import concurrency
+
+        p = self.plan
+        mailbox = personal_prefix(srv.ep) + concurrency.FOLDER
+        recreate(srv.ep, mailbox)
+        run_workers(w_append, split(concurrency.FOLDER_SIZE, 4), srv.ep, None,
+                    (mailbox, p.seed, p.fill_batch))
+        messages = [corpus_message(p.seed, 50_000 + k)[0] for k in range(20)]
+        for n in p.clients:
+            mon = Monitor(srv.pids)
+            wall, _t0, res, ccpu = run_workers(
+                concurrency.w_mixed, [(p.seed * 1000 + k,) for k in range(n)], srv.ep, mon,
+                (mailbox, p.clients_seconds, messages))
+            sysm = mon.finish()
+            errs = [x["error"] for x in res if x.get("error")]
+            if errs:
+                raise ProtoError(f"clients c={n}: {errs[:2]}")
+            m = {**concurrency.summarize(res, wall), "client_cpu_s": ccpu,
+                 "server_cpu_s": sysm.get("server_cpu_s"),
+                 "server_pss_mb_peak": sysm.get("server_pss_mb_peak")}
+            self.rep.result(srv, "clients", {"c": n}, r, m, sysm)
+            print(f"   {srv.label:<32} clients c={n}: {m['cmds_per_s']} cmds/s, median "
+                  f"{m.get('median_ms')} ms, p99 {m.get('p99_ms')} ms, PSS "
+                  f"{m['server_pss_mb_peak']} MB", flush=True)
+
     # ------------------------------------------------------------------ driver
     def guarded(self, srv: Server, test: str, params: dict, need: set, fn, *a) -> bool:
         if not need <= srv.served:
@@ -1445,8 +1482,9 @@ class Bench:
                             continue
                         self.guarded(srv, "imap", {"box": box}, {"imap"}, self.imap, box,
                                      steps, r)
-            elif stage in ("latency", "mbsync"):
-                fn = self.latency if stage == "latency" else self.mbsync
+            elif stage in ("latency", "mbsync", "clients"):
+                fn = {"latency": self.latency, "mbsync": self.mbsync,
+                      "clients": self.clients}[stage]
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
                         self.guarded(srv, stage, {}, {"imap"}, fn, r)
@@ -1544,6 +1582,8 @@ def cmd_run(a) -> int:
         fill_batch=a.fill_batch, fill_via=a.fill_via, search_from=a.search_from,
         search_text=a.search_text, latency_n=a.latency_n or (200 if q else 1000),
         mbsync_n=a.mbsync_n or (100 if q else 500),
+        clients=[int(x) for x in (a.clients or ("10,30" if q else "10,30,100")).split(",")],
+        clients_seconds=a.clients_seconds or (5.0 if q else 20.0),
         poll=a.poll, deliver_timeout=a.deliver_timeout,
         reuse_fill=a.reuse_fill)
     stages = a.stages.split(",") if a.stages else list(ALL_STAGES)
@@ -1700,6 +1740,10 @@ def main(argv=None) -> int:
     p.add_argument("--search-text", default="needle")
     p.add_argument("--latency-n", type=int, default=0,
                    help="messages in the latency stage's folder (1000; --quick 200)")
+    p.add_argument("--clients", help="client counts of the clients stage (10,30,100; "
+                   "--quick 10,30)")
+    p.add_argument("--clients-seconds", type=float, default=0,
+                   help="seconds of each clients run (20; --quick 5)")
     p.add_argument("--mbsync-n", type=int, default=0,
                    help="messages mbsync uploads and downloads (500; --quick 100)")
     p.add_argument("--poll", type=float, default=0.05, help="STATUS poll interval, s")

@@ -6,12 +6,15 @@ Implementation notes (read before adding a module)
 One package per concern, as in mox:
 
 - ``config``    TOML in conf.d/: ``load_config(dir)`` (stdlib tomllib, validated, errors carry
-                file/line/key) and ``writer`` (tomlkit edits, atomic replace). Accounts and
-                groups live in conf.d, not in the store.
+                file/line/key), ``writer`` (tomlkit edits, atomic replace) and ``apply``
+                (the one path lanmaild's own edits take: validate, write, reload). Accounts
+                and groups live in conf.d, not in the store.
+- ``syntax``    account names and mail addresses, defined once for everybody.
 - ``store``     the ONLY package with SQL. SQLite in WAL mode. One writer thread does group
                 commit (many callers' units of work, one transaction, one fsync); a small pool
                 of reader threads with their own connections serves queries. Everything else
-                calls ``Store`` methods (async) and never sees a cursor, so the store can be
+                calls ``Store`` methods (async) and never sees a cursor or a transaction
+                (the queue worker's commit is ``store.delivery``), so the store can be
                 swapped for PostgreSQL later.
 - ``mime``      parse once: ``parse_message(raw) -> ParsedMessage`` computes everything IMAP
                 needs (ENVELOPE, BODYSTRUCTURE, part offsets, header fields, search text) at
@@ -25,13 +28,17 @@ One package per concern, as in mox:
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.
-- ``archive``   the tamper-evident mail archive (policy; its SQL is in ``store``).
+- archive       the tamper-evident mail archive: policy in ``delivery.stages.archive``,
+                storage and the hash chain in ``store.archive``, admin in ``control``.
 - ``control``   the Unix-socket JSON control API (one JSON object per line).
 - ``runtime``   the ``Runtime`` object handed to every service: current config, store,
                 authenticator, TLS contexts, logger. Reload swaps ``runtime.config``.
 - ``sessions``  logged-in IMAP/POP3 sessions by account: a reload that drops an account
                 ends them (the store never re-creates an account; only config does).
-- ``daemon``    process life cycle: data_dir lock, listeners, signals (SIGTERM, SIGHUP).
+- ``daemon``    process life cycle: data_dir lock, listeners, signals (SIGTERM, SIGHUP);
+                ``errors`` holds its StartupError/FatalError.
+- ``logsafe``   the log formatter that escapes control characters in every record.
+- ``memtune``   glibc malloc settings for a threaded server that moves big byte strings.
 
 Never lose mail: a 250 reply, a POP3 DELE, a queue hand-off each happen only after the
 store's commit (fsync) returned.

@@ -19,6 +19,7 @@ import signal
 from pathlib import Path
 
 from .config import Config, ConfigError
+from .errors import FatalError, StartupError  # noqa: F401 - re-exported
 from .runtime import Runtime
 from .store import Store
 
@@ -33,15 +34,6 @@ SERVICES = (
     "lanmaild.indexer",
 )
 LOCK_FILE = "lanmaild.lock"
-
-
-class StartupError(Exception):
-    """Start-up cannot go on; the message is the one line printed to the admin."""
-
-
-class FatalError(Exception):
-    """The daemon cannot go on serving (the store writer died): it stopped its services
-    and exits non-zero, so the service manager (systemd Restart=on-failure) restarts it."""
 
 
 def lock_data_dir(data_dir: Path) -> int:

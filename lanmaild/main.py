@@ -10,7 +10,8 @@ import sys
 
 from . import __version__
 from .config import ConfigError, load_config
-from .daemon import FatalError, StartupError, run
+from .daemon import run
+from .errors import FatalError, StartupError
 from .logsafe import SafeFormatter
 from .memtune import tune_malloc
 from .net import ListenError

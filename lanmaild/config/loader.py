@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..auth.passwords import is_password_hash
+from ..syntax import ADDRESS_RE, DOMAIN_RE, NAME_RE, name_problem
 from .errors import ConfigError
 from .model import (
     Account,
@@ -33,13 +34,6 @@ from .model import (
 )
 
 MAIN_FILE = "lanmaild.toml"
-# A local part: ASCII letters, digits, '.', '-', '_'; no leading/trailing/double dot (a dot-atom).
-NAME_RE = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-NAME_RULE = "use ASCII letters, digits, '.', '-' or '_' (1-64 characters)"
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-                       r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-ADDRESS_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}$")
-
 SMS_RE = re.compile(r"^\+?[0-9][0-9 ()/.-]{2,30}$")
 
 IMPLICIT_TLS_SERVICES = ("smtps", "pop3s", "imaps")
@@ -55,29 +49,6 @@ def register_account_section(name: str, validator: SectionValidator) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def name_problem(name: str, kind: str = "account") -> str | None:
-    """Why ``name`` cannot be an account/group name (one line), or None when it is fine."""
-    shown = name if len(name) <= 40 else name[:37] + "..."
-    if not name:
-        return f"{kind} name must not be empty"
-    if len(name) > 64:
-        return f"{kind} name '{shown}' is too long ({len(name)} characters, at most 64)"
-    if "@" in name:
-        return (f"{kind} name '{shown}' contains '@': give only the part before the '@' "
-                "(the domain comes from [server] domains)")
-    for ch in name:
-        if ch.isspace():
-            return f"{kind} name '{shown}' contains a space: {NAME_RULE}"
-        if not ch.isascii():
-            return (f"{kind} name '{shown}' contains '{ch}': umlauts and other non-ASCII "
-                    f"letters are not allowed; {NAME_RULE}")
-        if not (ch.isalnum() or ch in "._-"):
-            return f"{kind} name '{shown}' contains '{ch}': {NAME_RULE}"
-    if name.startswith(".") or name.endswith(".") or ".." in name:
-        return f"{kind} name '{shown}' must not start or end with '.' or contain '..'"
-    return None
 
 
 def find_line(text: str, table: str | None, key: str | None) -> int | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import tomlkit
@@ -47,30 +46,6 @@ def load_document(path: Path) -> TOMLDocument:
     if not path.exists():
         return tomlkit.document()
     return tomlkit.parse(path.read_text(encoding="utf-8"))
-
-
-def edit(path: Path, change: Callable[[TOMLDocument], None], mode: int = 0o600) -> str:
-    """Apply ``change`` to the parsed file and write it back atomically; returns the text."""
-    doc = load_document(path)
-    change(doc)
-    text = tomlkit.dumps(doc)
-    atomic_write(path, text, mode)
-    return text
-
-
-def set_keys(doc: TOMLDocument, values: dict, table: str | None = None) -> None:
-    """Set (or, for a value of None, remove) keys in ``doc`` or in its ``[table]``."""
-    target = doc
-    if table:
-        if table not in doc:
-            doc.add(table, tomlkit.table())
-        target = doc[table]
-    for key, value in values.items():
-        if value is None:
-            if key in target:
-                del target[key]
-        else:
-            target[key] = value
 
 
 def remove(path: Path) -> None:

@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 
 from ..config import ConfigError
+from ..errors import StartupError
 from ..net import new_session_id
 from .registry import OPS, OpError
 
@@ -77,7 +78,6 @@ def _error(code: str, message: str) -> dict:
 
 
 async def start(runtime) -> list:
-    from ..daemon import StartupError
     from . import ops  # noqa: F401 - registers the operations
 
     path = runtime.config.server.control_socket

@@ -19,14 +19,7 @@ import re
 from dataclasses import dataclass
 
 from ..config.model import Config
-
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-# A plain internet address we are willing to forward to or queue for the transport.
-ADDRESS_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@"
-                        r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-                        r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")
-UTF8_ADDRESS_RE = re.compile(r"^[^\s@\"<>()\[\],;:\\\x00-\x1f\x7f]{1,64}@[^\s@\"<>()\[\],;:\\"
-                             r"\x00-\x1f\x7f]{1,253}$")
+from ..syntax import ADDRESS_RE, NAME_RE, UTF8_ADDRESS_RE
 
 
 @dataclass(frozen=True)

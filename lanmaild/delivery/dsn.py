@@ -17,7 +17,7 @@ from email import policy
 from email.message import EmailMessage, Message
 
 from .compose import new_message, to_bytes
-from .pipeline import NewMail
+from .mail import NewMail
 
 log = logging.getLogger("lanmaild.delivery")
 

@@ -40,7 +40,7 @@ from ..store.delivery import DeliveryResult, StaleEntry
 from ..store.queue import QueuedMessage
 from . import pipeline
 from .address import resolve, sender_account
-from .pipeline import Context, Failure, Mail, Target
+from .mail import Context, Failure, Mail, Target
 
 log = logging.getLogger("lanmaild.delivery")
 

@@ -21,7 +21,7 @@ import asyncio
 import calendar
 import datetime as _dt
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from . import utf7
@@ -429,13 +429,6 @@ class SeqSet:
             else:
                 merged.append((lo, hi))
         return merged
-
-    def contains(self, value: int, star: int) -> bool:
-        return any(lo <= value <= hi for lo, hi in self.ranges(star))
-
-    def iter_values(self, star: int) -> Iterator[int]:
-        for lo, hi in self.ranges(star):
-            yield from range(lo, hi + 1)
 
 
 # ---------------------------------------------------------------------------- FETCH

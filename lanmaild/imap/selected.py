@@ -86,7 +86,6 @@ class SelectedMailbox:
         self.own_modseqs: set[int] = set()
         self.keywords: set[str] = set(view.keywords)  # announced in FLAGS (RFC 3501 7.2.6)
         self.exp_pending = False  # expunges seen by the hub but not yet reported
-        self.gone = False
 
     def new_keywords(self, keywords: str | None) -> bool:
         """Remember keywords seen in a response; True if one is new to the client, which

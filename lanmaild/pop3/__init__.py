@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..errors import StartupError
 from ..net import bind
 from .maildrop import MaildropLocks
 from .session import Session
@@ -35,7 +36,6 @@ async def start(runtime: Runtime) -> list:
         await Session(conn, runtime, locks).run()
 
     if listen.pop3s and runtime.tls_context is None:
-        from ..daemon import StartupError
 
         raise StartupError("[listen] pop3s needs a certificate: set [tls] cert and key")
     servers: list = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from ..errors import StartupError
 from ..net import bind_factory
 from .handler import PolicyHandler
 from .server import LanSMTP
@@ -42,7 +43,6 @@ def make_factory(runtime, service: str):
 
 
 async def start(runtime) -> list:
-    from ..daemon import StartupError
 
     cfg = runtime.config
     servers: list = []

@@ -11,8 +11,8 @@ from typing import Any
 
 from ...config import Config, ConfigError, load_config
 from ...config import apply as config_apply
-from ...config.loader import name_problem
 from ...config.writer import Change
+from ...syntax import name_problem
 from ..registry import OpError, op
 
 log = logging.getLogger("lanmaild.control")

@@ -11,8 +11,8 @@ from typing import Any
 
 import tomlkit
 
-from ...config.loader import ADDRESS_RE, NAME_RE
 from ...config.writer import Change, find_item_file
+from ...syntax import ADDRESS_RE, NAME_RE
 from ..registry import OpError, arg, op
 from .config import (
     apply_change,

@@ -25,7 +25,7 @@ import re
 
 from ..address import resolve
 from ..compose import system_from, text_mail
-from ..pipeline import NewMail
+from ..mail import NewMail
 
 log = logging.getLogger("lanmaild.delivery")
 

@@ -19,7 +19,7 @@ import logging
 import re
 
 from ..address import resolve
-from ..pipeline import Target
+from ..mail import Target
 from . import groups
 
 log = logging.getLogger("lanmaild.delivery")

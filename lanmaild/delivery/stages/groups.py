@@ -8,7 +8,7 @@ addresses become remote targets; the ``store`` stage queues them for the transpo
 from __future__ import annotations
 
 from ..address import resolve
-from ..pipeline import Target
+from ..mail import Target
 
 
 def expand(ctx, mail, target: Target) -> list[Target]:

@@ -14,7 +14,7 @@ outbound recipients; ``save_sent`` adds the sender's copy to INBOX.SENT, flagged
 from __future__ import annotations
 
 from ...store.mailbox import SEEN
-from ..pipeline import NewMail
+from ..mail import NewMail
 
 SMTP_SOURCES = ("smtp", "submission", "smtps")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from array import array
+from itertools import chain
 
 from .db import Tx
 from .mailtx import _FOLDER_COLS, _folder_row, check_keyword_room_tx
@@ -77,16 +78,13 @@ class ImapViews:
                 return None
             info = _folder_row(row, account.lower())
             uids = array("I")
-            first_unseen = None
-            cur = conn.execute("SELECT uid, flags FROM message WHERE folder_id = ? ORDER BY uid",
+            cur = conn.execute("SELECT uid FROM message WHERE folder_id = ? ORDER BY uid",
                                (info.id,))
-            while True:
-                rows = cur.fetchmany(8192)
-                if not rows:
-                    break
-                uids.extend(r[0] for r in rows)
-                if first_unseen is None:
-                    first_unseen = next((r[0] for r in rows if not r[1] & SEEN), None)
+            while rows := cur.fetchmany(8192):
+                uids.extend(chain.from_iterable(rows))  # in C: no Python step per message
+            first_unseen = conn.execute(
+                "SELECT min(uid) FROM message WHERE folder_id = ? AND flags & ? = 0",
+                (info.id, SEEN)).fetchone()[0] if info.unseen else None
             keywords = [k for (k,) in conn.execute(
                 "SELECT keyword FROM folder_keyword WHERE folder_id = ? ORDER BY keyword",
                 (info.id,))]
@@ -145,10 +143,13 @@ class ImapViews:
                 (folder_id, known_uid))))
             flags = []
             if row[0] > flag_modseq:
-                flags = conn.execute(
-                    "SELECT uid, flags, keywords, modseq FROM message WHERE folder_id = ?"
-                    " AND modseq > ? AND uid <= ? ORDER BY uid",
-                    (folder_id, flag_modseq, known_uid)).fetchall()
+                # Through the modseq index: the changes since the session last looked, a
+                # handful of rows. (Without INDEXED BY, SQLite picked the primary key for
+                # "uid <= ?" and read the whole folder at every poll of every session.)
+                flags = sorted(conn.execute(
+                    "SELECT uid, flags, keywords, modseq FROM message INDEXED BY message_modseq"
+                    " WHERE folder_id = ? AND modseq > ? AND uid <= ?",
+                    (folder_id, flag_modseq, known_uid)).fetchall())
             gone: list[tuple[int, int]] = []
             if expunges and row[0] > exp_modseq:
                 gone = conn.execute(

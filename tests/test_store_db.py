@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from lanmaild.store.db import Database
+from lanmaild.store.schema import migrate
 
 
 def _insert(tx, name: str, fail: bool = False) -> int:
@@ -24,7 +25,7 @@ def _names(db: Database) -> list[str]:
 
 @pytest.fixture
 def db(tmp_path):
-    database = Database(tmp_path / "t.db", readers=1)
+    database = Database(tmp_path / "t.db", readers=1, migrate=migrate)
     yield database
     database.close()
 

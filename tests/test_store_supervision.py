@@ -19,6 +19,7 @@ from lanmail_helpers import message
 
 from lanmaild.store import StoreError
 from lanmaild.store.db import Database
+from lanmaild.store.schema import migrate
 
 
 def test_daemon_exits_nonzero_when_the_writer_dies(daemon_factory, monkeypatch) -> None:
@@ -42,7 +43,7 @@ def test_daemon_exits_nonzero_when_the_writer_dies(daemon_factory, monkeypatch) 
 
 def test_writes_after_close_fail_instead_of_hanging(tmp_path) -> None:
     async def go() -> None:
-        db = Database(tmp_path / "t.db", readers=1)
+        db = Database(tmp_path / "t.db", readers=1, migrate=migrate)
         db.close()
         with pytest.raises(StoreError, match="closed"):
             await asyncio.wait_for(db.write(lambda tx: 1), 5)

@@ -32,15 +32,25 @@ import ipaddress
 import logging
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..net import ConnectionLimiter
 from .passwords import hash_password, needs_rehash, too_weak, verify_password
 from .throttle import FailureTable, name_key
 
 if TYPE_CHECKING:
-    from ..config.model import Account
-    from ..runtime import Runtime
+    from pathlib import Path
+
+    from ..config.model import Account, Config
+
+
+class Runtime(Protocol):
+    """What the authenticator needs of the daemon's runtime (and no import of it)."""
+
+    config: Config
+    config_dir: Path
+
+    async def reload(self) -> Config: ...
 
 log = logging.getLogger("lanmaild.auth")
 

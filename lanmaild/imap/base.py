@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .parser import Command
-    from .session import Session
 
 
 class State(enum.Enum):
@@ -67,7 +66,8 @@ class Bye(Exception):
         self.code = code
 
 
-Handler = Callable[["Session", "Command"], Awaitable[None]]
+# The first argument is the imap.session.Session (not imported: session imports this).
+Handler = Callable[[Any, "Command"], Awaitable[None]]
 HANDLERS: dict[str, tuple[Handler, frozenset[State]]] = {}
 
 

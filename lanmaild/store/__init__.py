@@ -19,6 +19,7 @@ from .delivery import DeliveryStore
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
 from .queue import QueueStore
+from .schema import migrate
 
 DB_FILE = "lanmail.db"
 
@@ -27,7 +28,7 @@ class Store:
     def __init__(self, data_dir: Path, readers: int = 3) -> None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         path = data_dir / DB_FILE
-        self.db = Database(path, readers=readers)
+        self.db = Database(path, readers=readers, migrate=migrate)
         for suffix in ("", "-wal", "-shm"):
             p = Path(str(path) + suffix)
             if p.exists():

@@ -64,8 +64,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .schema import migrate
-
 T = TypeVar("T")
 log = logging.getLogger("lanmaild.store")
 
@@ -149,11 +147,15 @@ def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 class Database:
-    def __init__(self, path: Path, readers: int = 3, heavy_readers: int = 2) -> None:
+    def __init__(self, path: Path, readers: int = 3, heavy_readers: int = 2,
+                 migrate: Callable[[sqlite3.Connection], object] | None = None) -> None:
+        """``migrate`` brings the schema up to date on the writer connection before any
+        job runs (``store.schema.migrate``; passed in, so the engine knows no tables)."""
         self.path = path
         self._jobs: queue.Queue = queue.Queue(MAX_QUEUED)
         self._writer_conn = _connect(path)
-        migrate(self._writer_conn)
+        if migrate is not None:
+            migrate(self._writer_conn)
         self._writer = threading.Thread(target=self._write_loop, name="store-writer",
                                         daemon=True)
         self._local = threading.local()

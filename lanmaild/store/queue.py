@@ -28,8 +28,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .blobs import store_blob_tx
 from .db import Database, Tx
-from .mailbox import store_blob_tx
 
 SCHEMA = """
 CREATE TABLE queue_msg (

@@ -1,6 +1,6 @@
 """Schema versions and migrations (``PRAGMA user_version``).
 
-Each store module owns the DDL of its tables (``mailbox.SCHEMA``, ``queue.SCHEMA``, ...);
+Each store module owns the DDL of its tables (``mailschema.SCHEMA``, ``queue.SCHEMA``, ...);
 version 1 is all of them. A later change appends a ``(version, sql)`` step to
 ``MIGRATIONS``; never edit a step that has shipped. Migrations run in one transaction at
 start-up, so a crash mid-migration leaves the old version intact.

@@ -9,6 +9,9 @@ each, send random commands one at a time for D seconds, in this mix:
    4% UID COPY u (to the same folder) 3% expunge one of its own appended messages
    4% SELECT of the folder again
 
+With ``--clients-box big`` the clients work on the big folder instead (filled by fill-big,
+e.g. 100,000 messages): the memory figure of issue 15 item 10.
+
 Recorded as ``clients`` with c=N: ``cmds_per_s`` (all clients together), ``median_ms`` and
 ``p99_ms`` of single commands, and the server's peak PSS. Targets (issue 15): at 30
 clients >= 1.5x the anchor's (Dovecot's) rate with a median latency <= the anchor's; 100
@@ -30,7 +33,7 @@ def w_mixed(job, ep, opts):
     from lanmailbench import ProtoError, imap_close, imap_open, quote
 
     seed, = job
-    mailbox, duration, messages = opts
+    mailbox, duration, messages, size = opts
     rng = random.Random(seed)
     c, exists = imap_open(ep, mailbox)
     own: list[int] = []
@@ -39,7 +42,7 @@ def w_mixed(job, ep, opts):
     end = time.monotonic() + duration
     while time.monotonic() < end:
         x = rng.random()
-        uid = rng.randint(1, FOLDER_SIZE)
+        uid = rng.randint(1, size)
         cmd = None
         if x < 0.35:
             cmd = b"UID FETCH %d (FLAGS)" % uid

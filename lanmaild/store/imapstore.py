@@ -78,13 +78,16 @@ class ImapViews:
                 return None
             info = _folder_row(row, account.lower())
             uids = array("I")
-            cur = conn.execute("SELECT uid FROM message WHERE folder_id = ? ORDER BY uid",
-                               (info.id,))
+            # The covering index message_uid (schema 4): 8 bytes a message, not the row.
+            cur = conn.execute("SELECT uid FROM message INDEXED BY message_uid"
+                               " WHERE folder_id = ? ORDER BY uid", (info.id,))
             while rows := cur.fetchmany(8192):
                 uids.extend(chain.from_iterable(rows))  # in C: no Python step per message
-            first_unseen = conn.execute(
-                "SELECT min(uid) FROM message WHERE folder_id = ? AND flags & ? = 0",
-                (info.id, SEEN)).fetchone()[0] if info.unseen else None
+            # In UID order, stopping at the first unseen one (min() would read them all).
+            first = conn.execute(
+                "SELECT uid FROM message WHERE folder_id = ? AND flags & ? = 0"
+                " ORDER BY uid LIMIT 1", (info.id, SEEN)).fetchone() if info.unseen else None
+            first_unseen = first[0] if first else None
             keywords = [k for (k,) in conn.execute(
                 "SELECT keyword FROM folder_keyword WHERE folder_id = ? ORDER BY keyword",
                 (info.id,))]

@@ -158,9 +158,13 @@ class SelectedMailbox:
         pairs = [(s, u) for s, u in ((self.seq_of(u), u) for u in gone) if s]
         if not pairs:
             return []
-        self.uids = array("I", (u for u in self.uids if u not in gone))
-        self.recent.difference_update(gone)
         pairs.sort(reverse=True)
+        if len(pairs) <= 64:  # the usual case: delete in place (memmove in C), highest first
+            for seq, _uid in pairs:
+                del self.uids[seq - 1]
+        else:
+            self.uids = array("I", (u for u in self.uids if u not in gone))
+        self.recent.difference_update(gone)
         return pairs
 
     @staticmethod

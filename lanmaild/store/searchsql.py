@@ -20,6 +20,10 @@ _SEARCH_FIELDS = {"subject": "b.subject", "from": "b.from_", "to": "b.to_", "cc"
                   "in-reply-to": "b.in_reply_to"}
 
 
+# Columns whose decoded value ``blobs.index_text_tx`` copies into the indexed header text.
+_PREFILTER_FIELDS = {"subject", "from", "to", "cc", "bcc"}
+
+
 def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -77,6 +81,21 @@ class _TextPlanner:
                 return (f"({indexed} OR (b.id > (SELECT indexed_upto FROM text_index_state)"
                         f" AND {tail}))")
         return self._scan(column, text, params)
+
+    def field_prefilter(self, column: str, needle: str, params: list) -> str:
+        """SUBJECT/FROM/TO/CC/BCC "x": the decoded values are also in ``blob_search.hdr``
+        (see ``blobs.index_text_tx``), so when the trigram index finds ``x`` in few
+        messages it narrows the scan to those (and the not yet indexed tail) before the
+        exact LIKE on the column runs, instead of reading every message's blob row. ASCII
+        only: there the trigram index folds case exactly as LIKE does."""
+        if self.conn is None or len(needle) < 3 or column not in _PREFILTER_FIELDS:
+            return ""
+        query = 'hdr : "' + needle.replace('"', '""') + '"'
+        if not self.selective(query):
+            return ""
+        params.append(query)
+        return ("(m.blob_id IN (SELECT rowid FROM blob_text WHERE blob_text MATCH ?)"
+                " OR m.blob_id > (SELECT indexed_upto FROM text_index_state)) AND ")
 
     @staticmethod
     def _scan(column: str | None, text: str, params: list) -> str:
@@ -138,12 +157,13 @@ def compile_search(node: tuple, params: list, functions: dict,
         functions[fname] = in_ranges
         return f"{fname}(m.uid)"
     if kind == "FIELD":
-        _, column, text = node
+        _, column, needle = node
         col = _SEARCH_FIELDS[column]
-        if text.isascii():
-            params.append(_like_pattern(text))
-            return f"coalesce({col}, '') LIKE ? ESCAPE '\\'"
-        params.append(text.casefold())
+        if needle.isascii():
+            pre = text.field_prefilter(column, needle, params)
+            params.append(_like_pattern(needle))
+            return f"{pre}coalesce({col}, '') LIKE ? ESCAPE '\\'"
+        params.append(needle.casefold())
         return f"imap_contains({col}, ?)"
     if kind == "HEADER":
         _, name, text = node

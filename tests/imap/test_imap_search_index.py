@@ -84,3 +84,24 @@ def test_expunged_indexed_messages_leave_the_index_consistent(imap, imapd) -> No
     wait_indexed(imapd)
     assert ids(imap.search(None, "TEXT", "zebracorn")[1]) == [1, 2, 4]
     fts_integrity(imapd)
+
+
+def test_field_search_with_the_index_as_prefilter(imap, imapd) -> None:
+    """FROM/SUBJECT "x" narrow by the trigram index when it is selective; the answer is the
+    same for indexed and not yet indexed messages, and a hit only in the body (which the
+    index also holds) is not a FROM hit."""
+    for i, (sender, body) in enumerate([("qwyxalice@one.test", "hi"),
+                                        ("bob@two.test", "mentions qwyxalice here"),
+                                        ("QWYXALICE@three.test", "hi")]):
+        raw = message(f"mail {i}", body=body + "\r\n", sender=sender)
+        assert imap.append("INBOX", None, None, raw)[0] == "OK"
+    wait_indexed(imapd)
+    raw = message("late", body="x\r\n", sender="Qwyxalice <late@four.test>")
+    assert imap.append("INBOX", None, None, raw)[0] == "OK"  # likely still unindexed
+    imap.select("INBOX")
+    assert ids(imap.search(None, "FROM", "qwyxalice")[1]) == [1, 3, 4]
+    assert ids(imap.search(None, "TEXT", "qwyxalice")[1]) == [1, 2, 3, 4]
+    assert ids(imap.search(None, "SUBJECT", "late")[1]) == [4]
+    wait_indexed(imapd)
+    assert ids(imap.search(None, "FROM", "qwyxalice")[1]) == [1, 3, 4]
+    assert ids(imap.search(None, "OR", "FROM", "bob", "SUBJECT", "\"mail 2\"")[1]) == [2, 3]

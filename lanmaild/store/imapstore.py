@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from array import array
-from itertools import chain
 
 from .db import Tx
 from .mailtx import _FOLDER_COLS, _folder_row, check_keyword_room_tx
@@ -77,12 +76,16 @@ class ImapViews:
             if row is None:
                 return None
             info = _folder_row(row, account.lower())
-            uids = array("I")
-            # The covering index message_uid (schema 4): 8 bytes a message, not the row.
-            cur = conn.execute("SELECT uid FROM message INDEXED BY message_uid"
-                               " WHERE folder_id = ? ORDER BY uid", (info.id,))
-            while rows := cur.fetchmany(8192):
-                uids.extend(chain.from_iterable(rows))  # in C: no Python step per message
+            # The covering index message_uid (schema 4: 8 bytes a message, not the row),
+            # handed over as one JSON array: parsed in C, no Python object per row (half
+            # the time of fetching rows). SQLite 3.40 has no ORDER BY inside aggregates;
+            # the subquery's order is kept in practice, and checked (a sort of sorted
+            # input is one linear pass in C).
+            listed = json.loads(conn.execute(
+                "SELECT json_group_array(uid) FROM (SELECT uid FROM message INDEXED BY"
+                " message_uid WHERE folder_id = ? ORDER BY uid)", (info.id,)).fetchone()[0])
+            ordered = sorted(listed)
+            uids = array("I", ordered if ordered != listed else listed)
             # In UID order, stopping at the first unseen one (min() would read them all).
             first = conn.execute(
                 "SELECT uid FROM message WHERE folder_id = ? AND flags & ? = 0"

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import logging
 
+from . import memtune
+
 log = logging.getLogger("lanmaild.indexer")
 
 IDLE_SECONDS = 0.5  # wait this long after the last client read or write before indexing
@@ -27,11 +29,16 @@ class Indexer:
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
+        trimmed = True
         while True:
             idle = self.store.db.idle_for()
             if idle < IDLE_SECONDS:
+                trimmed = False
                 await asyncio.sleep(IDLE_SECONDS - idle)
                 continue
+            if not trimmed:  # the first idle moment after a burst: hand back freed memory
+                trimmed = True
+                await asyncio.to_thread(memtune.trim)
             try:
                 done = await self.store.mail.index_text(BATCH)
             except Exception:  # noqa: BLE001 - retried later; search scans meanwhile

@@ -30,16 +30,36 @@ MMAP_THRESHOLD = 256 * 1024
 ARENA_MAX = 2
 
 
+_LIBC = None
+
+
+def _libc():
+    global _LIBC
+    if _LIBC is None:
+        name = ctypes.util.find_library("c")
+        try:
+            _LIBC = ctypes.CDLL(name) if name else False
+        except OSError:
+            _LIBC = False
+    return _LIBC
+
+
+def trim() -> bool:
+    """Give free heap memory back to the system (glibc ``malloc_trim``): called when the
+    server goes idle after a burst (the indexer's idle loop), so a big APPEND or FETCH
+    burst does not leave the process at its high-water mark. False when not glibc."""
+    libc = _libc()
+    if not libc or not hasattr(libc, "malloc_trim"):
+        return False
+    return bool(libc.malloc_trim(0))
+
+
 def tune_malloc() -> bool:
     """Apply the settings above; False when this is not glibc."""
-    name = ctypes.util.find_library("c")
-    if not name:
+    libc = _libc()
+    if not libc or not hasattr(libc, "mallopt"):
         return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     ok = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1

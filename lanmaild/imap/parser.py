@@ -113,8 +113,14 @@ class CommandReader:
             tag = _tag_of(first)
             limit = self._literal_limit(first)
             if size > limit - total_literal or len(literals) >= MAX_LITERALS:
-                raise FramingError(f"literal of {size} octets is over the limit of {limit}",
-                                   tag=tag, fatal=nonsync, toobig=True,
+                if len(literals) >= MAX_LITERALS:
+                    why = f"more than {MAX_LITERALS} literals in one command"
+                elif total_literal:  # MULTIAPPEND: the limit is on the whole command
+                    why = (f"the command's literals would total {total_literal + size} "
+                           f"octets, over the limit of {limit}")
+                else:
+                    why = f"literal of {size} octets is over the limit of {limit}"
+                raise FramingError(why, tag=tag, fatal=nonsync, toobig=True,
                                    command=_name_of(first))
             offset = len(text) + m.start()
             text += line[:m.start()] + b"{" + m.group(1) + b"}"

@@ -243,3 +243,16 @@ def test_multiappend_is_all_or_nothing(raw, user, connect):
     imap = connect(user)
     typ, data = imap.select("INBOX")
     assert data == [b"0"]
+
+
+def test_multiappend_over_the_size_limit_in_total_says_so(raw, user):
+    """Each message fits, the command does not: the refusal names the total (a client
+    retries with smaller batches), not the last literal's size."""
+    c = raw(login=user)
+    big = message("big", body="x" * 700_000 + "\r\n")
+    c.send(b"m3 APPEND INBOX {%d}\r\n" % len(big))
+    assert c.line().startswith(b"+")
+    c.send(big + b" {%d}\r\n" % len(big))
+    lines = c.until_tagged(b"m3")
+    assert lines[-1].startswith(b"m3 NO [TOOBIG] the command's literals would total"), lines
+    assert c.cmd("m4 NOOP")[-1].startswith(b"m4 OK")

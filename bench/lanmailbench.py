@@ -73,6 +73,7 @@ RECV = 256 * 1024
 USER = "bench@lan.test"
 PASSWORD = "benchpass"
 BIG_FOLDER = "Bench100k"
+SETTLE_SECONDS = 2.0  # idle time after a fill, before the measured stages
 ANCHOR_PORTS = (10025, 10143, 10110)
 ANCHOR_PIDFILES = ("/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")
 ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "clients",
@@ -1250,6 +1251,9 @@ class Bench:
               f"{metrics['multiappend']})", flush=True)
         if after != m:
             raise ProtoError(f"{mailbox} holds {after} messages after the fill, expected {m}")
+        # A pause before the measured stages: the fill's batches are not what a reader
+        # costs (lanmaild hands freed memory back at its first idle moment; memtune.trim).
+        time.sleep(SETTLE_SECONDS)
 
     # ------------------------------------------------------------------ IMAP
     def imap(self, srv: Server, box: str, steps: list[str], r: int) -> None:

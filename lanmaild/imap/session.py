@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..net import silence_timeout
 from ..sessions import ACCOUNT_DELETED, LiveSessions
 from ..store import QueryTimeout, StoreError
 from ..store.mailbox import AccountGone
@@ -101,8 +102,8 @@ class Session:
         least 30 minutes), and until log-in at most ``limits.prelogin_timeout``: an
         anonymous client should not hold a connection for half an hour. None = no limit."""
         limits = self.runtime.config.limits
-        prelogin = limits.prelogin_timeout if self.state is State.NOT_AUTHENTICATED else 0
-        return min((t for t in (limits.imap_autologout, prelogin) if t), default=None)
+        return silence_timeout(limits.imap_autologout, limits.prelogin_timeout,
+                            self.state is not State.NOT_AUTHENTICATED)
 
     async def read_line(self) -> bytes:
         """A client line inside a command (AUTHENTICATE responses), with autologout."""

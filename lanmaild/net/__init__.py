@@ -9,8 +9,9 @@ from .listen import (
     bind_factory,
     new_session_id,
     quickack,
+    silence_timeout,
 )
 from .tls import TLSProvider, server_context
 
 __all__ = ["Connection", "ConnectionLimiter", "ListenError", "SessionLog", "TLSProvider", "bind",
-           "bind_factory", "new_session_id", "quickack", "server_context"]
+           "bind_factory", "new_session_id", "quickack", "server_context", "silence_timeout"]

@@ -102,11 +102,19 @@ class SessionLog(logging.LoggerAdapter):
         return f"{self.extra['tag']} {msg}", kwargs
 
 
+def silence_timeout(normal: float, prelogin: float, logged_in: bool) -> float | None:
+    """Seconds of client silence allowed, the same rule for SMTP, IMAP and POP3: the
+    service's ``normal`` idle timeout, and until log-in at most ``limits.prelogin_timeout``
+    (an anonymous client should not hold a connection for minutes). 0 = not set; None
+    when neither is."""
+    return min((t for t in (normal, 0 if logged_in else prelogin) if t), default=None)
+
+
 def quickack(transport: asyncio.BaseTransport | None) -> None:
     """Acknowledge the client's next segments at once (Linux ``TCP_QUICKACK``).
 
     Call it after sending a reply the client answers with data (an IMAP continuation, SMTP
-    354 and 334, POP3 "+ "). Many clients write that data in pieces (imaplib: the literal,
+    354, POP3 "+ "). Many clients write that data in pieces (imaplib: the literal,
     then the CRLF) with Nagle's algorithm on: the second piece waits for the ACK of the
     first, and a server in delayed-ACK ("interactive") mode sends it only after ~40 ms,
     unless it has something to say. TCP_QUICKACK is not permanent (the kernel drops back to

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..auth.sasl import Credentials, SaslError, b64decode, b64encode, mechanism
+from ..net import silence_timeout
 from ..net.tls import handshake_failure
 from ..sessions import LiveSessions
 from ..store import StoreError
@@ -110,8 +111,8 @@ class Session:
         ``limits.prelogin_timeout``: an anonymous client should not hold a connection for
         ten minutes. 0 means no limit."""
         limits = self.runtime.config.limits
-        return _shorter(limits.pop3_autologout,
-                        limits.prelogin_timeout if self.state == AUTHORIZATION else 0)
+        return silence_timeout(limits.pop3_autologout, limits.prelogin_timeout,
+                            self.state != AUTHORIZATION)
 
     async def _too_long(self) -> None:
         self.log.warning("line too long, closing")
@@ -491,11 +492,6 @@ class Session:
     async def cmd_noop(self, cmd: parser.Command) -> None:
         self._no_args(cmd)
         await self.send(ok())
-
-
-def _shorter(*seconds: int) -> float | None:
-    """The shortest of the timeouts that are set (0 = none); None if none is."""
-    return min((t for t in seconds if t), default=None)
 
 
 def _discard_buffered(reader: asyncio.StreamReader) -> None:

@@ -43,7 +43,6 @@ def make_factory(runtime, service: str):
 
 
 async def start(runtime) -> list:
-
     cfg = runtime.config
     servers: list = []
     for service in ("smtp", "submission", "smtps"):

@@ -38,7 +38,7 @@ import re
 
 from aiosmtpd.smtp import MISSING, SMTP, TLSSetupException
 
-from ..net import quickack
+from ..net import quickack, silence_timeout
 from ..net.tls import handshake_failure
 from .data import DataBuffer
 
@@ -186,9 +186,8 @@ class LanSMTP(SMTP):
         ``limits.prelogin_timeout`` (or the normal one, if shorter): an anonymous
         connection should not hold a slot for minutes."""
         if duration is None and not self._engaged:
-            prelogin = self.runtime.config.limits.prelogin_timeout
-            if prelogin and prelogin < self._timeout_duration:
-                duration = prelogin
+            duration = silence_timeout(self._timeout_duration,
+                                    self.runtime.config.limits.prelogin_timeout, False)
         super()._reset_timeout(duration)
 
     def _timeout_cb(self) -> None:

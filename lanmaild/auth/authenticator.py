@@ -93,10 +93,6 @@ class Authenticator:
             name = local
         return self.runtime.config.account(name)
 
-    def table_sizes(self) -> dict[str, int]:
-        """Keys held by the throttling tables (bounded; shown by tests and status)."""
-        return {"clients": len(self._by_client), "accounts": len(self._by_account_client)}
-
     # ------------------------------------------------------------------ checking
 
     def _blocked(self, client: str, who: str, now: float) -> bool:

@@ -28,6 +28,7 @@ log = logging.getLogger("lanmaild")
 SERVICES = (
     "lanmaild.control",
     "lanmaild.delivery",
+    "lanmaild.transports",
     "lanmaild.smtp",
     "lanmaild.imap",
     "lanmaild.pop3",

@@ -36,6 +36,9 @@ class Runtime:
         self.started = time.time()
         self.reload_hooks: list[ReloadHook] = []
         self.services: dict[str, object] = {}  # service name -> its state (queue worker, ...)
+        # checks a service adds to SMTP's end of DATA: (sending account, any internet
+        # recipient?, size) -> a reply refusing the mail, or None
+        self.submission_checks: list[Callable[[str | None, bool, int], str | None]] = []
         self._reload_lock = asyncio.Lock()
 
     @property

@@ -105,7 +105,9 @@ class Daemon:
         )
 
     def write_main(self, extra: str = "") -> None:
-        (self.conf / "lanmaild.toml").write_text(self.main_toml(extra))
+        path = self.conf / "lanmaild.toml"
+        path.write_text(self.main_toml(extra))
+        path.chmod(0o600)  # it may hold the smarthost password
 
     def add_account_file(self, name: str, password: str = "secret", **keys) -> None:
         """Write an account file directly (fast set-up; the CLI path has its own tests)."""

@@ -1,4 +1,4 @@
-"""``lanmailctl queue list|show|delete`` (control API ops ``queue.*``)."""
+"""``lanmailctl queue list|show|retry|delete|flush`` (control API ops ``queue.*``)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ def list_(
             for i, rc in enumerate(m["recipients"]):
                 rows.append([m["id"] if i == 0 else "", _date(m["created"]) if i == 0 else "",
                              (m["sender"] or "<>") if i == 0 else "", rc["address"],
-                             rc["state"], rc["error"][:50]])
-        print_table(["ID", "QUEUED", "SENDER", "RECIPIENT", "STATE", "LAST ERROR"], rows)
+                             rc["state"], _date(rc["next_try"]) if rc["attempts"] else "",
+                             rc["error"][:50]])
+        print_table(["ID", "QUEUED", "SENDER", "RECIPIENT", "STATE", "NEXT TRY", "LAST ERROR"],
+                    rows)
 
     emit(state.call("queue.list", state=state_), human, json_)
 
@@ -54,7 +56,8 @@ def show(qid: int = typer.Argument(..., metavar="ID", help="the queue id"),
         typer.echo(f"sender:    {m['sender'] or '<>'}")
         typer.echo(f"size:      {m['size']}")
         for rc in m["recipients"]:
-            extra = f" (attempts {rc['attempts']}: {rc['error']})" if rc["error"] else ""
+            extra = (f" (attempts {rc['attempts']}, next try {_date(rc['next_try'])}: "
+                     f"{rc['error']})") if rc["error"] else ""
             typer.echo(f"recipient: {rc['address']}  {rc['state']}{extra}")
         typer.echo("")
         typer.echo(m["headers"])
@@ -68,6 +71,23 @@ def delete(qid: int = typer.Argument(..., metavar="ID", help="the queue id"),
     """Delete a queued message (it will not be delivered)."""
     emit(state.call("queue.delete", id=qid),
          lambda r: typer.echo(f"queued message {r['deleted']} deleted"), json_)
+
+
+@queue_app.command("retry")
+def retry(qid: int = typer.Argument(..., metavar="ID", help="the queue id"),
+          json_: bool = JSON_OPTION) -> None:
+    """Try a waiting message again now instead of at its next retry time."""
+    emit(state.call("queue.retry", id=qid),
+         lambda r: typer.echo(f"queued message {r['id']}: {r['recipients']} recipient(s) "
+                              "will be tried now"), json_)
+
+
+@queue_app.command("flush")
+def flush(json_: bool = JSON_OPTION) -> None:
+    """Try every waiting message again now (e.g. after the smarthost is back)."""
+    emit(state.call("queue.flush"),
+         lambda r: typer.echo(f"{r['recipients']} waiting recipient(s) will be tried now"),
+         json_)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,10 @@ text, tomllib gives none) and the key. Start-up stops on it; a reload keeps the 
 
 Later modules add their own sections to an account file (autoresponder, external accounts,
 outgoing, oauth2): they register a validator with ``register_account_section`` and read
-the validated value from ``Account.extra[section]``.
+the validated value from ``Account.extra[section]``. Sections of ``lanmaild.toml`` itself
+(``[outgoing]``) work the same way with ``register_main_section`` (``Config.sections``);
+a check that needs the whole configuration (an account limit under the global one) is a
+``register_config_check``.
 """
 
 from __future__ import annotations
@@ -41,11 +44,36 @@ IMPLICIT_TLS_SERVICES = ("smtps", "pop3s", "imaps")
 SectionValidator = Callable[[Path, str, Any], Any]
 Overlay = dict[Path, "str | None"]
 _account_sections: dict[str, SectionValidator] = {}
+_main_sections: dict[str, SectionValidator] = {}
+_config_checks: list[Callable[[Config], None]] = []
 
 
 def register_account_section(name: str, validator: SectionValidator) -> None:
     """Let a later module own ``[name]`` in account files; validator(path, text, value)."""
     _account_sections[name] = validator
+
+
+def register_main_section(name: str, validator: SectionValidator) -> None:
+    """Let a later module own ``[name]`` in lanmaild.toml; validator(path, text, value)
+    gets the table (or None when it is absent) and its result is ``Config.sections[name]``."""
+    _main_sections[name] = validator
+
+
+def register_config_check(check: Callable[[Config], None]) -> None:
+    """A check over the complete configuration; raises ConfigError."""
+    _config_checks.append(check)
+
+
+def _load_extensions() -> None:
+    """Modules that own sections register them at import; import them before a load so
+    that ``lanmailctl`` (which never starts the services) validates them too."""
+    import importlib
+
+    for module in EXTENSIONS:
+        importlib.import_module(module)
+
+
+EXTENSIONS = ("lanmaild.transports.settings",)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -143,9 +171,17 @@ class _Table:
                 raise self.err(key, "unknown key")
 
 
+Table = _Table  # for the modules that own sections (register_*_section)
+
+
 def _type_name(kind: type) -> str:
     return {str: "a string", int: "an integer", bool: "true or false", list: "a list",
             dict: "a table", float: "a number"}.get(kind, kind.__name__)
+
+
+def resolve_path(base: Path, value: str) -> Path:
+    """A path from a config file: relative ones are relative to conf.d."""
+    return _resolve(base, value)
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -406,12 +442,13 @@ def load_config(config_dir: Path | str, overlay: Overlay | None = None) -> Confi
     to the text they are about to get, or None for a file about to be removed, so a change
     is validated as part of the complete configuration while the disk is still untouched.
     """
+    _load_extensions()
     base = Path(config_dir).resolve()
     if not base.is_dir():
         raise ConfigError(base, "config directory not found")
     main = base / MAIN_FILE
     data, text = read_toml(main, overlay)
-    known = {"server", "listen", "tls", "limits"}
+    known = {"server", "listen", "tls", "limits", *_main_sections}
     for key in data:
         if key not in known:
             raise _error(main, text, key if isinstance(data[key], dict) else None,
@@ -428,5 +465,10 @@ def load_config(config_dir: Path | str, overlay: Overlay | None = None) -> Confi
     accounts = _load_dir(base / "accounts", load_account, overlay)
     groups = _load_dir(base / "groups", load_group, overlay)
     _check_cross_refs(main, accounts, groups, server.domains)
-    return Config(config_dir=base, server=server, listen=listen, tls=tls, limits=limits,
-                  accounts=accounts, groups=groups)
+    sections = {name: validator(main, text, data.get(name))
+                for name, validator in _main_sections.items()}
+    config = Config(config_dir=base, server=server, listen=listen, tls=tls, limits=limits,
+                    accounts=accounts, groups=groups, sections=sections)
+    for check in _config_checks:
+        check(config)
+    return config

@@ -118,6 +118,7 @@ class Config:
     limits: LimitsConfig
     accounts: dict[str, Account]  # keyed by lower-case name
     groups: dict[str, Group]  # keyed by lower-case name
+    sections: dict = field(default_factory=dict)  # lanmaild.toml sections of later modules
 
     def is_local_domain(self, domain: str) -> bool:
         return domain.lower().rstrip(".") in self.server.domains

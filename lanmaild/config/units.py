@@ -29,3 +29,28 @@ def format_size(size: int) -> str:
             return f"{int(value)}" if unit == "" else f"{value:.1f}{unit}".replace(".0", "")
         value /= 1024
     return str(size)
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | int) -> int:
+    """Seconds from an int or a text like ``90``, ``30s``, ``5m``, ``4h``, ``5d``;
+    ValueError with a one-line reason otherwise."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError("a duration must be 0 or more")
+        return text
+    m = _DURATION_RE.match(str(text))
+    if not m:
+        raise ValueError(f"'{text}' is not a duration: use seconds or a number with s, m, h "
+                         "or d (e.g. 30s, 5m, 4h, 5d)")
+    return int(float(m.group(1)) * _SECONDS[m.group(2).lower()])
+
+
+def format_duration(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

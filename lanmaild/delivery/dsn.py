@@ -57,27 +57,36 @@ def bounce(ctx, mail) -> None:
     mail.new_mail.append(NewMail(raw, "", rcpts, "dsn"))
 
 
-def build_dsn(cfg, mail) -> bytes:
+def build_dsn(cfg, mail, action: str = "failed") -> bytes:
     """RFC 3464: multipart/report; report-type=delivery-status with a human-readable
     part, the machine-readable message/delivery-status part (one per-message block, one
-    block per failed recipient) and the original header as text/rfc822-headers."""
+    block per recipient in ``mail.failures``) and the original header as
+    text/rfc822-headers. ``action`` is ``failed`` (a bounce) or ``delayed`` (a warning:
+    the mail is still being retried, RFC 3464 2.3.3)."""
     host = cfg.server.hostname
+    subject = ("Undelivered Mail Returned to Sender" if action == "failed" else
+               "Delayed Mail (still being retried)")
     msg = new_message(host, f"Mail Delivery System <MAILER-DAEMON@{host}>", mail.sender,
-                      "Undelivered Mail Returned to Sender")
+                      subject)
     msg.make_mixed()
     msg.set_type("multipart/report")
     msg.set_param("report-type", "delivery-status")
     msg.preamble = "This is a MIME-encapsulated message.\r\n"
-    msg.attach(_notification(host, mail))
-    msg.attach(_delivery_status(host, mail))
+    msg.attach(_notification(host, mail, action))
+    msg.attach(_delivery_status(host, mail, action))
     msg.attach(_original_header(mail))
     return to_bytes(msg)
 
 
-def _notification(host: str, mail) -> EmailMessage:
-    lines = [f"This is the mail system at {host}.", "",
-             "Your message could not be delivered to one or more recipients.",
-             "It is attached below (header only).", ""]
+def _notification(host: str, mail, action: str) -> EmailMessage:
+    if action == "failed":
+        what = ["Your message could not be delivered to one or more recipients.",
+                "It is attached below (header only)."]
+    else:
+        what = ["Your message could not be delivered yet to the recipients below.",
+                "It is still being retried; you do not need to send it again.",
+                "You will be told if it finally cannot be delivered."]
+    lines = [f"This is the mail system at {host}.", "", *what, ""]
     lines += [f"<{_printable(f.rcpt)}>: {_printable(f.reason)}" for f in mail.failures]
     part = EmailMessage(policy=policy.SMTP)
     part.set_content("\n".join(lines) + "\n", charset="utf-8")
@@ -97,7 +106,7 @@ def _fields(pairs: list[tuple[str, str]]) -> Message:
     return block
 
 
-def _delivery_status(host: str, mail) -> EmailMessage:
+def _delivery_status(host: str, mail, action: str) -> EmailMessage:
     blocks = [_fields([("Reporting-MTA", f"dns; {host}"),
                        ("Arrival-Date", email.utils.formatdate(localtime=True))])]
     seen: set[tuple[str, str]] = set()
@@ -108,12 +117,15 @@ def _delivery_status(host: str, mail) -> EmailMessage:
         seen.add(key)
         rcpt = f.rcpt if f.rcpt.isascii() else f.rcpt.encode("utf-8", "replace").decode(
             "ascii", "replace")
-        blocks.append(_fields([
-            ("Original-Recipient", f"rfc822; {_ascii(rcpt)}"),
-            ("Final-Recipient", f"rfc822; {_ascii(rcpt)}"),
-            ("Action", "failed"),
-            ("Status", f.status),
-            ("Diagnostic-Code", f"smtp; 550 {f.status} {_ascii(f.reason)}")]))
+        fields = [("Original-Recipient", f"rfc822; {_ascii(rcpt)}"),
+                  ("Final-Recipient", f"rfc822; {_ascii(rcpt)}"),
+                  ("Action", action),
+                  ("Status", f.status)]
+        if f.remote:
+            fields.append(("Remote-MTA", f"dns; {_ascii(f.remote)}"))
+        diagnostic = f.diagnostic or f"{f.status[0]}50 {f.status} {f.reason}"
+        fields.append(("Diagnostic-Code", f"smtp; {_ascii(diagnostic)}"))
+        blocks.append(_fields(fields))
     part = EmailMessage(policy=policy.SMTP)
     part["Content-Type"] = "message/delivery-status"
     part.set_payload(blocks)

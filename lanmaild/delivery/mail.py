@@ -32,6 +32,8 @@ class Failure:
     rcpt_id: int
     status: str  # RFC 3463 code, e.g. 5.4.6
     reason: str
+    diagnostic: str = ""  # the remote server's reply, when it came from one
+    remote: str = ""  # that server (Remote-MTA)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class NewMail:
     recipients: list[tuple[str, str]]  # (address, queue state)
     source: str
     parsed: object = None
+    account: str | None = None  # local account it leaves for (its outgoing settings)
 
 
 @dataclass

@@ -62,7 +62,8 @@ def _result(mail: Mail) -> DeliveryResult:
     return DeliveryResult(
         raw=mail.raw, parsed=mail.parsed, sender=mail.sender, deliveries=mail.deliveries,
         archive=mail.archive, outbound=set(mail.outbound),
-        new_mail=[(n.raw, n.parsed, n.sender, n.recipients, n.source) for n in mail.new_mail])
+        new_mail=[(n.raw, n.parsed, n.sender, n.recipients, n.source, n.account)
+                  for n in mail.new_mail])
 
 
 class QueueWorker:
@@ -101,9 +102,11 @@ class QueueWorker:
             else:
                 self.stats["messages"] += 1
                 self.stats["copies"] += len(mail.deliveries)
-                if any(state == "incoming" for new in mail.new_mail
-                       for _addr, state in new.recipients):
+                states = {state for new in mail.new_mail for _addr, state in new.recipients}
+                if "incoming" in states:
                     self._wake.set()
+                if "outbound" in states:
+                    self._wake_outgoing()
                 return f"D{blob_id}"
         qid = await store.queue.enqueue(raw, parsed, sender,
                                         [(r, "incoming") for r in recipients], source,
@@ -154,6 +157,13 @@ class QueueWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _wake_outgoing(self) -> None:
+        """New ``outbound`` recipients: the outgoing runner (``lanmaild.transports``)
+        takes them now instead of at its next timer."""
+        outgoing = self.runtime.services.get("outgoing")
+        if outgoing is not None:
+            outgoing.wake()
 
     @property
     def inflight(self) -> set[int]:
@@ -271,6 +281,9 @@ class QueueWorker:
             if new.parsed is None:
                 new.parsed = parse_message(new.raw)
         n = await self.runtime.store.delivery.commit(_result(mail), qm)
+        if mail.outbound or any(state == "outbound" for new in mail.new_mail
+                                for _a, state in new.recipients):
+            self._wake_outgoing()
         self.stats["messages"] += 1
         self.stats["copies"] += n
         return n

@@ -190,6 +190,11 @@ class PolicyHandler:
         if count_hops(header) >= cfg.limits.forward_hops:
             return "554 5.4.6 Too many hops: mail loop?"
         account = self._sending_account(server, session, envelope)
+        remote = any(resolve(cfg, r).kind == "remote" for r in envelope.rcpt_tos)
+        for check in self.runtime.submission_checks:
+            refusal = check(account.key if account else None, remote, len(content))
+            if refusal:
+                return refusal
         prefix = self._trace(server, session, envelope)
         if self.service in ("submission", "smtps") or session.authenticated:
             if not _MESSAGE_ID.search(header):

@@ -2,7 +2,8 @@
 
 ``Store`` is what the rest of lanmaild calls; its parts are ``store.mail`` (folders and
 messages), ``store.queue`` (accepted mail waiting for the delivery pipeline),
-``store.delivery`` (the pipeline's result, written in one transaction) and
+``store.delivery`` (the pipeline's result, written in one transaction), ``store.outbound``
+(what the outgoing transports take and report back) and
 ``store.archive``. Nothing outside this package sees a transaction. Engine notes are in
 ``db``; table layout notes in each module.
 To move to PostgreSQL, this package is what gets rewritten.
@@ -18,6 +19,7 @@ from .db import Database, QueryTimeout, StoreError, Tx
 from .delivery import DeliveryStore
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
+from .outbound import OutboundMessage, OutboundRecipient, OutboundResult, OutboundStore
 from .queue import QueueStore
 from .schema import migrate
 
@@ -36,6 +38,7 @@ class Store:
         self.notify = ChangeHub()
         self.mail = MailboxStore(self.db, self.notify)
         self.queue = QueueStore(self.db)
+        self.outbound = OutboundStore(self.db)
         self.archive = ArchiveStore(self.db)
         self.delivery = DeliveryStore(self.db, self.notify)
 
@@ -47,5 +50,6 @@ class Store:
         self.db.close()
 
 
-__all__ = ["FLAG_BITS", "ChangeHub", "Delivery", "FolderInfo", "QueryTimeout", "Store",
+__all__ = ["FLAG_BITS", "ChangeHub", "Delivery", "FolderInfo", "OutboundMessage",
+           "OutboundRecipient", "OutboundResult", "OutboundStore", "QueryTimeout", "Store",
            "StoreError", "Tx", "bits_to_flags", "flags_to_bits"]

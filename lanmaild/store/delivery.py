@@ -40,7 +40,8 @@ class DeliveryResult:
     sender: str
     deliveries: list = field(default_factory=list)  # (account, folder, flags)
     archive: list = field(default_factory=list)  # (account, direction)
-    new_mail: list = field(default_factory=list)  # (raw, parsed, sender, [(rcpt, state)], source)
+    # (raw, parsed, sender, [(rcpt, state)], source, account it leaves for)
+    new_mail: list = field(default_factory=list)
     outbound: set = field(default_factory=set)  # queue_rcpt ids handed to the transports
 
 
@@ -83,8 +84,8 @@ class DeliveryStore:
         for account, direction in result.archive:
             add_entry_tx(tx, account, direction, result.raw, result.parsed, result.sender,
                          rcpts)
-        for raw, parsed, sender, recipients, source in result.new_mail:
-            enqueue_tx(tx, raw, parsed, sender, recipients, source)
+        for raw, parsed, sender, recipients, source, account in result.new_mail:
+            enqueue_tx(tx, raw, parsed, sender, recipients, source, account=account)
         if changed:
             notify = self.notify
             tx.after_commit(lambda: [notify.changed(f) for f in changed])

@@ -11,8 +11,9 @@ Layout:
 
   ``incoming``  accepted, waiting for the delivery pipeline
   ``deferred``  the pipeline failed transiently; retried at ``next_try``
-  ``outbound``  a non-local recipient waiting for the outgoing transport (a later issue
-                plugs in here: it takes ``state = 'outbound'`` rows and sends them)
+  ``outbound``  a non-local recipient waiting for the outgoing transport
+                (``lanmaild.transports``; rows and results in ``store.outbound``): due at
+                ``next_try``, ``attempts`` so far, ``warned`` once a delay DSN went out
   ``failed``    given up (only while the DSN for it is being made; then removed)
 
   "delivering" is never written: the worker claims messages in memory and the pipeline's
@@ -78,18 +79,21 @@ class QueuedMessage:
 
 def enqueue_tx(tx: Tx, raw: bytes, parsed, sender: str, recipients: list[tuple[str, str]],
                source: str, auth_account: str | None = None, client_ip: str | None = None,
-               trusted: bool = False, blob_id: int | None = None) -> int:
+               trusted: bool = False, blob_id: int | None = None,
+               account: str | None = None) -> int:
     """Store the message (or reuse ``blob_id``) and queue it; recipients are
-    (address, state) pairs. Returns the queue id."""
+    (address, state) pairs; ``account`` is the local account the mail leaves for (a
+    forwarded copy: the forwarding account), which picks its outgoing settings.
+    Returns the queue id."""
     if blob_id is None:
         blob_id = store_blob_tx(tx, raw, parsed)
     tx.execute("UPDATE blob SET refs = refs + 1 WHERE id = ?", (blob_id,))
     now = int(time.time())
     msg_id = tx.execute(
         "INSERT INTO queue_msg (blob_id, sender, source, auth_account, client_ip, trusted,"
-        " size, created) VALUES (?,?,?,?,?,?,?,?)",
+        " size, created, account) VALUES (?,?,?,?,?,?,?,?,?)",
         (blob_id, sender, source, auth_account, client_ip, int(trusted), len(raw),
-         now)).lastrowid
+         now, account)).lastrowid
     tx.conn.executemany(
         "INSERT INTO queue_rcpt (msg_id, address, state) VALUES (?, ?, ?)",
         [(msg_id, addr, state) for addr, state in recipients])

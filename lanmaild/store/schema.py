@@ -29,6 +29,9 @@ MIGRATIONS: list[tuple[int, object]] = [
     (3, "ALTER TABLE archive_entry ADD COLUMN chain_version INTEGER NOT NULL DEFAULT 1"),
     # SELECT reads a folder's UIDs: from this narrow index instead of the whole table rows
     (4, "CREATE INDEX message_uid ON message(folder_id, uid)"),
+    # the outgoing transports: whose settings a forwarded copy leaves with, delay DSN sent
+    (5, "ALTER TABLE queue_msg ADD COLUMN account TEXT;\n"
+        "ALTER TABLE queue_rcpt ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"),
 ]
 
 LATEST = MIGRATIONS[-1][0]

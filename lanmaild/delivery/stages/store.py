@@ -51,7 +51,8 @@ def run(ctx, mail) -> None:
         if by is not None:
             prefix = f"Delivered-To: {by}@{cfg.primary_domain}\r\n".encode()
         mail.new_mail.append(NewMail(prefix + mail.raw, mail.sender,
-                                     [(a, "outbound") for a in addrs], "forward"))
+                                     [(a, "outbound") for a in addrs], "forward",
+                                     account=by or mail.sender_account))
     if sender is not None and sender.save_sent and mail.source in SMTP_SOURCES \
             and not mail.is_command:
         mail.deliveries.append((sender.key, "INBOX.SENT", SEEN))

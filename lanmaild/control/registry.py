@@ -3,7 +3,8 @@
 A handler is ``async def handler(runtime, args: dict) -> JSON-able result``; it raises
 ``OpError(code, message)`` for anything the caller did wrong or that was refused. Codes are
 stable (scripts match on them): ``bad_request``, ``invalid``, ``not_found``, ``exists``,
-``conflict``, ``config``, ``internal``.
+``conflict``, ``config``, ``failed`` (a step outside lanmaild failed, e.g. an upload),
+``internal``.
 """
 
 from __future__ import annotations

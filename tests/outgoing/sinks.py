@@ -91,3 +91,55 @@ class Smarthost:
                 f'[outgoing.smtp]\nhost = "localhost"\nport = {self.port}\n'
                 f'tls = "starttls"\nca_file = "{ca_file}"\n'
                 f'user = "{USER}"\npassword = "{PASSWORD}"\n')
+
+
+# --------------------------------------------------------------------------- other peers
+
+
+def read_only(path, on: bool = True) -> None:
+    """Make a folder unwritable, also for root (which ignores mode bits): chattr +i."""
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+    else:
+        os.chmod(path, 0o555 if on else 0o755)
+
+
+class PhpServer:
+    """``php -S`` on loopback: the seed's receiver or the webspace script."""
+
+    def __init__(self, port: int, docroot, router=None, env: dict | None = None,
+                 ini: dict | None = None) -> None:
+        import os
+        import subprocess
+
+        args = ["php", "-d", "upload_max_filesize=50M", "-d", "post_max_size=50M"]
+        for key, value in (ini or {}).items():
+            args += ["-d", f"{key}={value}"]
+        args += ["-S", f"127.0.0.1:{port}", "-t", str(docroot)]
+        if router:
+            args.append(str(router))
+        self.port = port
+        self.log = open(f"{docroot}/../php-{port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, env=dict(os.environ, **(env or {})),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        _wait_port(port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+def _wait_port(port: int, timeout: float = 10) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")

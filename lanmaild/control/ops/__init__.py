@@ -1,3 +1,3 @@
 """Control API operations, one module per area; importing this registers them all."""
 
-from . import accounts, archive, config, groups, mail, queue, system  # noqa: F401
+from . import accounts, archive, config, groups, mail, outgoing, queue, system  # noqa: F401

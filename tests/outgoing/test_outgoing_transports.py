@@ -1,0 +1,109 @@
+"""The folder and http-post transports with real faults: a read-only folder, HTTP 500,
+and the seed's own PHP receiver served by ``php -S``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from lmtest import free_port, shared_dir
+from sinks import PhpServer, read_only
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "smtp"))
+
+from smtp_testlib import addr, mail_list, queue, send, wait_for  # noqa: E402
+
+LOGIN = ("meier", "secret")
+
+
+def account_outgoing(d, text: str) -> None:
+    path = d.conf / "accounts" / "meier.toml"
+    path.write_text(path.read_text() + text)
+
+
+def test_folder_transport_read_only_then_writable(daemon_factory, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    d = daemon_factory(accounts={"meier": {}}, start=False,
+                       extra_toml='[outgoing]\nretry = ["1s"]\n')
+    account_outgoing(d, f'[outgoing]\ntransport = "folder"\n[outgoing.folder]\npath = "{out}"\n')
+    read_only(out)
+    try:
+        d.start()
+        send(d, addr("meier"), ["a@remote.example", "b@other.example"], "to folder",
+             service="submission", login=LOGIN)
+        failed = wait_for(lambda: [r for m in queue(d) for r in m["recipients"]
+                                   if r["attempts"] >= 1], what="a failed save")
+        assert "cannot save" in failed[0]["error"]
+        assert list(out.iterdir()) == []
+    finally:
+        read_only(out, False)
+    wait_for(lambda: queue(d) == [], what="the retry to save it")
+    files = list(out.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".eml"
+    data = files[0].read_bytes()
+    assert data.startswith(b"X-LANMail-Envelope-From: <meier@lan.test>\r\n"
+                           b"X-LANMail-Envelope-To: <a@remote.example>, <b@other.example>\r\n")
+    assert b"Subject: to folder" in data
+    assert mail_list(d, "meier") == []  # no DSN
+
+
+def test_http_post_to_the_seeds_receiver_500_then_200(daemon_factory, tmp_path):
+    receiver = shared_dir("seed") / "http-post-receiver.php"
+    inbox = tmp_path / "inbox"  # missing at first: the receiver answers 500
+    port = free_port()
+    www = tmp_path / "www"
+    www.mkdir()
+    php = PhpServer(port, www, router=receiver, env={"RECEIVER_DIR": str(inbox)})
+    try:
+        d = daemon_factory(accounts={"meier": {}}, start=False,
+                           extra_toml='[outgoing]\nretry = ["1s"]\n')
+        account_outgoing(d, '[outgoing]\ntransport = "http-post"\n[outgoing.http-post]\n'
+                         f'url = "http://127.0.0.1:{port}/"\n')
+        d.start()
+        send(d, addr("meier"), ["a@remote.example"], "by http", service="submission",
+             login=LOGIN)
+        failed = wait_for(lambda: [r for m in queue(d) for r in m["recipients"]
+                                   if r["attempts"] >= 1], what="HTTP 500")
+        assert "HTTP 500" in failed[0]["error"]
+        inbox.mkdir()
+        wait_for(lambda: queue(d) == [], timeout=15, what="the retry")
+        files = list(inbox.iterdir())
+        assert len(files) == 1 and files[0].name.endswith(".eml")
+        assert b"Subject: by http" in files[0].read_bytes()
+    finally:
+        php.stop()
+
+
+def test_http_post_wrong_field_name_stays_queued(daemon_factory, tmp_path):
+    """The receiver answers 403 for a missing field: never counted as sent."""
+    receiver = shared_dir("seed") / "http-post-receiver.php"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    port = free_port()
+    (tmp_path / "www").mkdir()
+    php = PhpServer(port, tmp_path / "www", router=receiver, env={"RECEIVER_DIR": str(inbox)})
+    try:
+        d = daemon_factory(accounts={"meier": {}}, start=False,
+                           extra_toml='[outgoing]\nretry = ["1h"]\n')
+        account_outgoing(d, '[outgoing]\ntransport = "http-post"\n[outgoing.http-post]\n'
+                         f'url = "http://127.0.0.1:{port}/"\nfield = "wrong"\n')
+        d.start()
+        send(d, addr("meier"), ["a@remote.example"], "x", service="submission", login=LOGIN)
+        failed = wait_for(lambda: [r for m in queue(d) for r in m["recipients"]
+                                   if r["attempts"] >= 1], what="HTTP 403")
+        assert "HTTP 403" in failed[0]["error"] and failed[0]["state"] == "outbound"
+        assert list(inbox.iterdir()) == []
+    finally:
+        php.stop()
+
+
+@pytest.mark.parametrize("missing", ["path", "url"])
+def test_transport_without_its_settings_is_refused(daemon_factory, missing):
+    d = daemon_factory(accounts={"meier": {}}, start=False)
+    kind = "folder" if missing == "path" else "http-post"
+    account_outgoing(d, f'[outgoing]\ntransport = "{kind}"\n')
+    out = d.ctl("config", "check")
+    assert out.returncode != 0
+    assert "meier.toml" in out.stderr and f"needs [outgoing.{kind}] {missing}" in out.stderr

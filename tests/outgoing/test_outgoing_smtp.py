@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "smtp"))
 
 from smtp_testlib import (  # noqa: E402
     addr,
-    api,
     mail_list,
     message,
     queue,

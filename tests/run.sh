@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 
 # Real peers the tests drive: swaks (SMTP), mbsync/isync (IMAP), fetchmail (POP3/IMAP),
 # curl (imap:// pop3:// smtp://), socat (raw control socket), openssl, man (man page check),
-# strace (the durability proof: fsync before every 250/+OK/OK).
+# strace (the durability proof: fsync before every 250/+OK/OK); for the outgoing
+# transports: openssh-server (SFTP), php-cli (the seed's receiver, the webspace script),
+# dnsmasq-base (MX records), e2fsprogs (chattr: a folder read-only even for root).
 DEB_PACKAGES=(swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl isync
-              fetchmail curl socat openssl man-db ca-certificates python3-venv strace)
+              fetchmail curl socat openssl man-db ca-certificates python3-venv strace
+              openssh-server php-cli dnsmasq-base e2fsprogs)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -97,6 +97,8 @@ class SmtpTransport:
             start_tls=None if mx else (s.tls == "starttls"),
             tls_context=self._tls_context())
         await client.connect()
+        if client.is_ehlo_or_helo_needed:  # after STARTTLS (RFC 3207 4.2: EHLO again)
+            await client.ehlo()
         if not mx and s.user:
             await client.login(s.user, s.password)
         return client

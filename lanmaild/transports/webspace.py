@@ -172,6 +172,13 @@ class _Uploader:
             raise StepError("directory", f"cannot create {path} on {self.s.host}: {exc}; "
                             "check [outgoing.webspace] directory") from None
 
+    def remove(self, *parts: str) -> None:
+        path = self._path(*parts)
+        if self.sftp is not None:
+            self.sftp.remove(path)
+        else:
+            self.ftp.delete(path)
+
     def put(self, data: bytes, *parts: str) -> None:
         """Write ``data`` so that the final name appears complete (temp name + rename)."""
         path = self._path(*parts)
@@ -196,6 +203,15 @@ class _Uploader:
 def _upload_mail(s, name: str, data: bytes) -> None:
     with _Uploader(s) as up:
         up.put(data, "queue", name)
+
+
+def _remove_mail(s, name: str) -> None:
+    """Best effort: the script refused the file, so it will never send it."""
+    try:
+        with _Uploader(s) as up:
+            up.remove("queue", name)
+    except (StepError, OSError, ftplib.Error):
+        pass
 
 
 def _upload_scripts(s) -> None:
@@ -249,6 +265,7 @@ class WebspaceTransport:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise TransportError(f"webspace script call failed: {exc}") from None
         if status != 200 or not text.startswith("OK"):
+            await asyncio.to_thread(_remove_mail, s, name)
             raise TransportError(f"webspace script answered HTTP {status}: {text}")
         return all_sent(env, f"sent by {s.script_url}")
 

@@ -19,6 +19,7 @@ class Transaction:
     sender: str
     recipients: list[str]
     data: bytes
+    tls: bool = False
 
 
 @dataclass
@@ -43,7 +44,8 @@ class SinkHandler:
             return self.data_reply
         with self.lock:
             self.transactions.append(Transaction(envelope.mail_from, list(envelope.rcpt_tos),
-                                                 envelope.original_content))
+                                                 envelope.original_content,
+                                                 bool(session.ssl)))
         return "250 2.0.0 Ok: queued"
 
     def recipients(self) -> list[str]:
@@ -69,14 +71,20 @@ def _auth(server, session, envelope, mechanism, auth_data):
 
 
 class Smarthost:
-    def __init__(self, port: int, tls_files: dict, **handler_args) -> None:
+    """``mx=True``: an MX host as on the internet (STARTTLS offered, no AUTH)."""
+
+    def __init__(self, port: int, tls_files: dict, mx: bool = False, **handler_args) -> None:
         self.handler = SinkHandler(**handler_args)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(tls_files["cert"], tls_files["key"])
         self.port = port
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port,
-                                     tls_context=ctx, require_starttls=True,
-                                     authenticator=_auth, auth_required=True)
+        if mx:
+            self.controller = Controller(self.handler, hostname="127.0.0.1", port=port,
+                                         tls_context=ctx)
+        else:
+            self.controller = Controller(self.handler, hostname="127.0.0.1", port=port,
+                                         tls_context=ctx, require_starttls=True,
+                                         authenticator=_auth, auth_required=True)
 
     def start(self) -> Smarthost:
         self.controller.start()
@@ -143,3 +151,83 @@ def _wait_port(port: int, timeout: float = 10) -> None:
                 return
         time.sleep(0.05)
     raise AssertionError(f"nothing listens on port {port}")
+
+
+class Dnsmasq:
+    """A loopback DNS server with the records a test needs (``--mx-host``, ``--host-record``);
+    authoritative for ``.example``, so an unknown name there is NXDOMAIN."""
+
+    def __init__(self, port: int, *records: str) -> None:
+        import subprocess
+
+        self.port = port
+        self.proc = subprocess.Popen(
+            ["dnsmasq", "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
+             "--bind-interfaces", "--no-resolv", "--no-hosts", "--local=/example/",
+             "--pid-file=", *records],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        if self.proc.poll() is not None:
+            raise AssertionError("dnsmasq did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Sshd:
+    """A private sshd (SFTP via internal-sftp) on a loopback port; the current user logs in
+    with a throwaway ed25519 key. ``host_key``: the line to pin in the settings."""
+
+    def __init__(self, root, port: int) -> None:
+        import getpass
+        import os
+        import subprocess
+        from pathlib import Path
+
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation dir
+        for name in ("hostkey", "userkey"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(root / name)], check=True)
+        (root / "authorized_keys").write_text((root / "userkey.pub").read_text())
+        (root / "sshd_config").write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root / 'hostkey'}\n"
+            f"PidFile {root / 'sshd.pid'}\nAuthorizedKeysFile {root / 'authorized_keys'}\n"
+            "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+            "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n")
+        self.port = port
+        self.user = getpass.getuser()
+        self.key_file = root / "userkey"
+        self.host_key = " ".join((root / "hostkey.pub").read_text().split()[:2])
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(root / "sshd_config"),
+                                      "-E", str(root / "sshd.log")], env=dict(os.environ))
+        _wait_port(port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class FtpServer:
+    """pyftpdlib on a loopback port, one user whose home is ``home``."""
+
+    def __init__(self, home, port: int, user: str = "ftpuser",
+                 password: str = "ftp-Secret-1") -> None:
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import FTPServer
+
+        auth = DummyAuthorizer()
+        auth.add_user(user, password, str(home), perm="elradfmwMT")
+        handler = type("Handler", (FTPHandler,), {"authorizer": auth,
+                                                  "passive_ports": range(0, 0) or None})
+        self.user, self.password, self.port = user, password, port
+        self.server = FTPServer(("127.0.0.1", port), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"timeout": 0.2}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.close_all()

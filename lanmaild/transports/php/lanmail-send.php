@@ -47,6 +47,12 @@ if (isset($_POST['test'])) {
     echo "OK test\n";
     exit;
 }
+// Files left behind (the call that should have sent them never came): gone after a day.
+foreach ((array)glob($queue . '/*.eml') as $old) {
+    if (is_file($old) && filemtime($old) < time() - 86400) {
+        @unlink($old);
+    }
+}
 $name = isset($_POST['file']) ? (string)$_POST['file'] : '';
 if (!preg_match('/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.eml$/', $name)) {
     lm_fail(400, 'bad file name');

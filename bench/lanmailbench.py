@@ -32,6 +32,8 @@ Stages (full run; --quick in brackets):
               median and p99 latency, peak PSS (bench/concurrency.py)
   fill-big    folder Bench100k <- corpus messages 0..99,999 [4,999]
   imap-big    the IMAP steps without the concurrent downloads [login_select, fetch_headers]
+  outgoing    5,000 [500] 10 KB mails to internet recipients, relayed to a smarthost sink
+              (smtp-sink): relayed msgs/s, duplicates, missing (issue 8; bench/outgoing.py)
 
 The corpus and the fixed 10 KB message follow ../shared/bench/mailbench.py's definitions byte
 for byte (same seed, same messages, same INTERNALDATEs), so the numbers compare with the
@@ -77,7 +79,7 @@ SETTLE_SECONDS = 2.0  # idle time after a fill, before the measured stages
 ANCHOR_PORTS = (10025, 10143, 10110)
 ANCHOR_PIDFILES = ("/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")
 ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "clients",
-              "fill-big", "imap-big")
+              "fill-big", "imap-big", "outgoing")
 IMAP_STEPS = ("login_select", "fetch_headers", "search_from", "search_text", "fetch_full",
               "store_seen", "concurrent_full")
 
@@ -772,9 +774,11 @@ def _free_port() -> int:
 class Lanmaild:
     """lanmaild from this tree on a temporary config + data dir; SIGTERM on stop()."""
 
-    def __init__(self, cmd: list[str] | None, workdir: str | None, keep: bool):
+    def __init__(self, cmd: list[str] | None, workdir: str | None, keep: bool,
+                 extra_toml: str = ""):
         self.cmd = cmd
         self.keep = keep
+        self.extra_toml = extra_toml
         self.base = Path(workdir) if workdir else None
         self.proc: subprocess.Popen | None = None
         self.log = None
@@ -803,7 +807,7 @@ class Lanmaild:
             f'[listen]\nsmtp = ["127.0.0.1:{ports["smtp"]}"]\nsubmission = []\nsmtps = []\n'
             f'imap = ["127.0.0.1:{ports["imap"]}"]\nimaps = []\n'
             f'pop3 = ["127.0.0.1:{ports["pop3"]}"]\npop3s = []\n'
-            "[limits]\nconnections_per_ip = 200\n")
+            "[limits]\nconnections_per_ip = 200\n" + self.extra_toml)
         (d / "accounts" / "bench.toml").write_text(f'password = "{hash_password(PASSWORD)}"\n')
         try:  # fail early with the loader's message if the config no longer validates
             from lanmaild.config import loader
@@ -1041,6 +1045,9 @@ TARGETS = (
                          ("idle_fetch", "new mail after IDLE"), ("pop3_retr", "POP3 RETR"))
       for q in ("median", "p99")),
     ("mbsync upload", "mbsync.upload", {}, "seconds", "time", 1.0),
+    # issue 8: relay through a smarthost, >= 2x Postfix's rate (and no duplicates)
+    ("outgoing relay to a smarthost, 10 KB", "outgoing.relay", {}, "relayed_msgs_per_s", "rate",
+     2.0),
     # issue 15: 30 clients on one folder: >= 1.5x the rate, median latency <= 1x
     ("IMAP 30 clients, commands/s", "clients", {"c": 30, "box": None}, "cmds_per_s", "rate",
      1.5),
@@ -1131,6 +1138,8 @@ class Plan:
     deliver_timeout: float
     reuse_fill: bool
     sender: str = "sender@client.test"
+    outgoing_n: int = 5000
+    sink_port: int = 0
 
 
 class Bench:
@@ -1448,6 +1457,20 @@ class Bench:
                   f"{m.get('median_ms')} ms, p99 {m.get('p99_ms')} ms, PSS "
                   f"{m['server_pss_mb_peak']} MB", flush=True)
 
+    def outgoing(self, srv: Server, r: int) -> None:
+        import outgoing
+
+        p = self.plan
+        try:
+            m = outgoing.run(self, srv, p.outgoing_n, p.smtp_size, p.sink_port,
+                             p.deliver_timeout)
+        except outgoing.SinkUnavailable as e:
+            raise RuntimeError(str(e)) from None
+        self.rep.result(srv, "outgoing.relay", {"n": p.outgoing_n}, r, m)
+        print(f"   {srv.label:<32} outgoing: relayed {m['relayed_msgs_per_s']} msgs/s, "
+              f"duplicates {m['duplicates']}, missing {m['missing']}, cpu "
+              f"{m['server_cpu_s']} s", flush=True)
+
     # ------------------------------------------------------------------ driver
     def guarded(self, srv: Server, test: str, params: dict, need: set, fn, *a) -> bool:
         if not need <= srv.served:
@@ -1503,6 +1526,10 @@ class Bench:
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
                         self.guarded(srv, stage, {}, {"imap"}, fn, r)
+            elif stage == "outgoing":
+                for r in range(1, p.repeat + 1):
+                    for srv in servers:
+                        self.guarded(srv, stage, {}, {"smtp"}, self.outgoing, r)
             elif stage == "pop3":
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
@@ -1601,7 +1628,8 @@ def cmd_run(a) -> int:
         clients_seconds=a.clients_seconds or (5.0 if q else 20.0),
         clients_box=a.clients_box,
         poll=a.poll, deliver_timeout=a.deliver_timeout,
-        reuse_fill=a.reuse_fill)
+        reuse_fill=a.reuse_fill, outgoing_n=a.outgoing_n or (500 if q else 5000),
+        sink_port=_free_port())
     stages = a.stages.split(",") if a.stages else list(ALL_STAGES)
     for st in stages:
         if st not in ALL_STAGES:
@@ -1615,7 +1643,10 @@ def cmd_run(a) -> int:
     status = 0
     try:
         if not a.no_lanmail:
-            lm = Lanmaild(shlex.split(a.lanmaild) if a.lanmaild else None, a.workdir, a.keep)
+            import outgoing
+
+            lm = Lanmaild(shlex.split(a.lanmaild) if a.lanmaild else None, a.workdir, a.keep,
+                          outgoing.lanmaild_toml(plan.sink_port))
             try:
                 srv = lm.start(a.start_timeout)
                 missing = {"smtp", "imap", "pop3"} - srv.served
@@ -1738,6 +1769,8 @@ def main(argv=None) -> int:
     p.add_argument("--echo-json", action="store_true", help="also print the JSON lines")
     p.add_argument("--repeat", type=int, help="runs per measurement (3; --quick 1)")
     p.add_argument("--smtp-n", type=int, help="messages per SMTP run (5000; --quick 500)")
+    p.add_argument("--outgoing-n", type=int,
+                   help="mails per outgoing relay run (5000; --quick 500)")
     p.add_argument("--size", type=int, default=10240, help="SMTP message size, bytes")
     p.add_argument("--smtp-conc", default="1,8,32")
     p.add_argument("--small", type=int, help="INBOX size for IMAP/POP3 (10000; --quick 2000)")

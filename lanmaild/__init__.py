@@ -25,6 +25,11 @@ One package per concern, as in mox:
 - ``smtp``      aiosmtpd protocol engine + our policy handler (relay rules, AUTH, size).
 - ``delivery``  the pipeline: ordered stages, each a small module with one job, run by the
                 queue worker on messages the SMTP handler committed to the queue.
+- ``transports`` outgoing mail: the runner takes ``outbound`` queue rows, prepares them
+                (sender overwrite, recipient split, S/MIME, DKIM) and hands them to a
+                transport (smtp/mx, folder, http-post, webspace); results per recipient go
+                back through ``store.outbound`` in one write per message. Its config
+                sections are registered with ``register_main_section``/``_account_section``.
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.
@@ -41,7 +46,8 @@ One package per concern, as in mox:
 - ``memtune``   glibc malloc settings for a threaded server that moves big byte strings.
 
 Never lose mail: a 250 reply, a POP3 DELE, a queue hand-off each happen only after the
-store's commit (fsync) returned.
+store's commit (fsync) returned; an outgoing recipient leaves the queue only after its
+transport confirmed it.
 """
 
 __version__ = "0.1.0"

@@ -148,6 +148,7 @@ def run(bench, srv, n: int, size: int, sink_port: int, deliver_timeout: float) -
         got = sum(ids.values())
         return {"accepted": accepted, "relayed": len(ids), "transactions": got,
                 "duplicates": sum(c - 1 for c in ids.values() if c > 1),
+                "duplicate_ids": [k for k, c in ids.items() if c > 1][:5],
                 "missing": max(0, accepted - len(ids)),
                 "relay_s": round(relayed_s, 3),
                 "relayed_msgs_per_s": round(len(ids) / relayed_s, 1) if relayed_s else None,

@@ -85,7 +85,8 @@ class OutboundStore:
     async def due(self, limit: int, exclude: set[int], now: int | None = None
                   ) -> list[OutboundMessage]:
         """Messages with outbound recipients due now, oldest first, with their bytes;
-        ``exclude`` = ids the transports are busy with."""
+        ``exclude`` = ids the transports are busy with (pass a copy that does not change
+        while the query runs: the snapshot is taken when it starts)."""
         now = int(time.time()) if now is None else now
 
         def job(conn) -> list[OutboundMessage]:

@@ -85,7 +85,9 @@ class OutgoingRunner:
         while True:
             self._wake.clear()
             try:
-                msgs = await store.outbound.due(BATCH, self._inflight)
+                # A copy: the query runs on a reader thread, and a message finished (and
+                # removed from _inflight) while it runs could be in its older snapshot.
+                msgs = await store.outbound.due(BATCH, set(self._inflight))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep running; the store logs its own trouble

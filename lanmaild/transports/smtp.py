@@ -4,9 +4,11 @@ or the recipient domain's MX hosts, spoken to with aiosmtplib.
 - Connection reuse: a connection that finished a transaction goes back to an idle pool
   per destination (host, port, login) and carries the next envelope; at most
   ``connections`` per destination are open at once; idle ones close after ``IDLE`` s.
-- PIPELINING (RFC 2920): when offered, MAIL and all RCPTs go out in one write and their
-  replies are read afterwards (aiosmtplib has no pipelining of its own; it gives access to
-  the protocol's write/read). DATA follows once a recipient was accepted (RFC 2920 3.1).
+- No PIPELINING (RFC 2920), on purpose: aiosmtplib 5.1 reads exactly one reply per
+  command and drops reply bytes that arrive while no command is outstanding (its guard
+  against mis-pairing), so replies to pipelined commands that arrive together are lost
+  (seen against Postfix's smtp-sink). Commands go one by one; connection reuse saves the
+  connect, TLS and AUTH round trips, which cost far more.
 - One result per recipient: RCPT 550 fails that recipient alone; a 4xx/5xx at MAIL or at
   the end of DATA applies to every recipient the server had accepted.
 - TLS: the smarthost's ``tls`` setting (certificate verified by default); MX delivery
@@ -216,38 +218,43 @@ class SmtpTransport:
         return result
 
     async def _commands(self, client: aiosmtplib.SMTP, commands: list[bytes]) -> list:
-        protocol = client.protocol
-        if protocol is None:
-            raise _Stale()
-        try:
-            if client.supports_extension("pipelining"):
-                protocol.write(b"".join(commands))
-                return [await protocol.read_response(timeout=client.timeout)
-                        for _ in commands]
-            out = []
-            for command in commands:
-                protocol.write(command)
-                out.append(await protocol.read_response(timeout=client.timeout))
-            return out
-        except aiosmtplib.SMTPServerDisconnected:
-            raise _Stale() from None
+        """Each command and its reply in turn; raises _Stale when the connection is gone
+        before the first reply (nothing was accepted yet)."""
+        out = []
+        for command in commands:
+            try:
+                out.append(await _exchange(client, command, client.timeout))
+            except aiosmtplib.SMTPServerDisconnected:
+                if out:
+                    raise
+                raise _Stale() from None
+        return out
 
     async def _data(self, client: aiosmtplib.SMTP, data: bytes):
-        protocol = client.protocol
-        protocol.write(b"DATA\r\n")
-        start = await protocol.read_response(timeout=client.timeout)
+        start = await _exchange(client, b"DATA\r\n", client.timeout)
         if start.code != 354:
             return start
         if len(data) > _THREAD_BYTES:
             stuffed = await asyncio.to_thread(_stuff, data)
         else:
             stuffed = _stuff(data)
-        protocol.write(stuffed)
-        return await protocol.read_response(timeout=max(client.timeout or 60, 600))
+        return await _exchange(client, stuffed, max(client.timeout or 60, 600))
 
 
 class _Stale(Exception):
     pass
+
+
+async def _exchange(client: aiosmtplib.SMTP, data: bytes, timeout):
+    """Write ``data`` (a command line, or the dot-stuffed message ending in CRLF.CRLF) and
+    read its one reply. The command is built here (addresses checked by the SMTP server
+    that accepted them), so aiosmtplib's per-argument encoding is not needed."""
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("connection lost")
+    protocol._response_pending = True  # noqa: SLF001 - a reply is expected (see its guard)
+    protocol.write(data)
+    return await protocol.read_response(timeout=timeout)
 
 
 def _all_temp(result: dict[str, Outcome]) -> bool:

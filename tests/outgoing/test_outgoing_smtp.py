@@ -3,8 +3,10 @@ results, retries, DSNs, the recipient split, connection reuse."""
 
 from __future__ import annotations
 
+import collections
 import email
 import email.policy
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from smtp_testlib import (  # noqa: E402
     queue,
     raw_messages,
     send,
+    smtp,
     wait_for,
 )
 
@@ -133,3 +136,22 @@ def test_queue_commands(daemon_factory, tls_files, smarthost):
     assert out.returncode != 0 and "99999" in out.stderr
     out = d.ctl("queue", "flush")
     assert out.returncode == 0, out.stderr
+
+
+def test_many_mails_each_relayed_exactly_once(daemon_factory, tls_files, smarthost):
+    """More mails than the runner sends in parallel: none twice, none lost (a message
+    finished while the next batch was being read must not be picked up again)."""
+    sh = smarthost()
+    d = make(daemon_factory, tls_files, sh)
+    s = smtp(d, "submission")
+    s.login(*LOGIN)
+    n = 400
+    for i in range(n):
+        s.sendmail(addr("meier"), [f"r{i % 7}@remote.example"],
+                   message(f"once-{i:04d}", sender=addr("meier"), to="x@remote.example"))
+    s.quit()
+    sh.handler.wait(n, timeout=60)
+    wait_for(lambda: queue(d) == [], timeout=30, what="an empty queue")
+    subjects = collections.Counter(
+        re.search(rb"Subject: (once-\d+)", t.data).group(1) for t in sh.handler.transactions)
+    assert len(subjects) == n and set(subjects.values()) == {1}, subjects.most_common(3)

@@ -12,8 +12,10 @@ Accept and deliver in ONE commit (``QueueWorker.accept``, used by the SMTP handl
 pipeline has no side effects (stages only fill in the ``Mail``), so it can run in memory
 before anything is stored. When its result is purely local (mailbox copies, archive
 entries, forwarded copies as new queue entries; no failure, no recipient for the outgoing
-transport, no email-command action) the blob and all of that are one write job
-(``store.delivery.deliver_direct``) and no queue row is written for the message at all.
+email-command action) the blob and all of that are one write job
+(``store.delivery.deliver_direct``): no queue row is written for the message at all, or,
+when it has internet recipients, one already in state ``outbound`` (the pipeline's second
+commit is saved; the outgoing runner takes it from there).
 Durability: the
 caller answers 250 only after that job's commit (fsync) returned, exactly as for a queue
 insert, so a crash before the commit leaves nothing and the client retries; after it the
@@ -94,7 +96,14 @@ class QueueWorker:
         store = self.runtime.store
         if mail is not None:
             try:
-                blob_id = await store.delivery.deliver_direct(_result(mail), recipients)
+                envelope = (sender, source, auth_account, client_ip, trusted)
+                outbound = None
+                if mail.outbound:
+                    blob_id, outbound = await store.delivery.deliver_direct_outbound(
+                        _result(mail), recipients, envelope)
+                else:
+                    blob_id = await store.delivery.deliver_direct(_result(mail), recipients,
+                                                                  envelope)
             except StoreError:
                 raise
             except Exception:  # noqa: BLE001 - rolled back alone: queue it instead
@@ -105,8 +114,8 @@ class QueueWorker:
                 states = {state for new in mail.new_mail for _addr, state in new.recipients}
                 if "incoming" in states:
                     self._wake.set()
-                if "outbound" in states:
-                    self._wake_outgoing()
+                if "outbound" in states or outbound is not None:
+                    self._wake_outgoing(outbound)
                 return f"D{blob_id}"
         qid = await store.queue.enqueue(raw, parsed, sender,
                                         [(r, "incoming") for r in recipients], source,
@@ -119,10 +128,10 @@ class QueueWorker:
                      source: str, auth_account: str | None, client_ip: str | None,
                      trusted: bool) -> Mail | None:
         """Run the pipeline in memory before anything is stored. The result qualifies for
-        the one-commit path only if it is purely local: at least one mailbox copy, no
-        failure (a DSN names a queue id), no recipient left for the outgoing transport
-        (its queue row would be needed) and no side effect outside the store (an email
-        command's action). Anything else returns None and takes the queue."""
+        the one-commit path if it has at least one mailbox copy or internet recipient, no
+        failure (a DSN names a queue id) and no side effect outside the store (an email
+        command's action). Internet recipients get their queue row (state ``outbound``)
+        in that same commit. Anything else returns None and takes the queue."""
         cfg = self.runtime.config
         mail = Mail(queue_id=0, blob_id=None, raw=raw, parsed=parsed, sender=sender,
                     source=source, auth_account=auth_account, trusted=trusted,
@@ -136,7 +145,7 @@ class QueueWorker:
                 r = resolve(cfg, address)
                 mail.targets.append(Target(address, i, r.kind, r.name, r.address))
             pipeline.run(Context(self.runtime, cfg), mail, bounce=False)
-            if mail.actions or mail.failures or mail.outbound or not mail.deliveries:
+            if mail.actions or mail.failures or not (mail.deliveries or mail.outbound):
                 return None
             for new in mail.new_mail:
                 if new.parsed is None:
@@ -158,11 +167,16 @@ class QueueWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def _wake_outgoing(self) -> None:
+    def _wake_outgoing(self, message=None) -> None:
         """New ``outbound`` recipients: the outgoing runner (``lanmaild.transports``)
-        takes them now instead of at its next timer."""
+        takes them now instead of at its next timer; ``message`` (committed) is handed
+        over in memory."""
         outgoing = self.runtime.services.get("outgoing")
-        if outgoing is not None:
+        if outgoing is None:
+            return
+        if message is not None:
+            outgoing.accepted(message)
+        else:
             outgoing.wake()
 
     @property

@@ -17,6 +17,7 @@ from .archive import add_entry_tx
 from .blobs import store_blob_tx
 from .db import Database, Tx
 from .mailtx import folder_id_tx, insert_message_tx
+from .outbound import OutboundMessage, OutboundRecipient
 from .queue import (
     QueuedMessage,
     defer_rcpts_tx,
@@ -55,11 +56,21 @@ class DeliveryStore:
         StaleEntry when its recipients are no longer waiting."""
         return await self.db.write(self._commit_tx, result, qm)
 
-    async def deliver_direct(self, result: DeliveryResult, rcpts: list[str]) -> int:
+    async def deliver_direct(self, result: DeliveryResult, rcpts: list[str],
+                             envelope: tuple) -> int:
         """Accept AND deliver in one job (the worker's fast path): the blob, its copies,
-        archive entries and new queue entries commit together; no queue row is written
-        for the message itself. Returns the blob id."""
-        return await self.db.write(self._direct_tx, result, rcpts)
+        archive entries and new queue entries commit together; the message itself gets a
+        queue row only for its internet recipients (``result.outbound``: indexes into
+        ``rcpts``), in state ``outbound``. ``envelope`` = (sender, source, auth_account,
+        client_ip, trusted). Returns the blob id."""
+        return await self.db.write(self._direct_tx, result, rcpts, envelope)
+
+    async def deliver_direct_outbound(self, result: DeliveryResult, rcpts: list[str],
+                                      envelope: tuple) -> tuple[int, OutboundMessage]:
+        """``deliver_direct`` for a message with internet recipients: also returns the
+        queue entry as the outgoing runner needs it, so it can start without reading it
+        back."""
+        return await self.db.write(self._direct_outbound_tx, result, rcpts, envelope)
 
     async def defer(self, qm: QueuedMessage, error: str,
                     retry_delay: Callable[[int], int]) -> None:
@@ -101,7 +112,23 @@ class DeliveryStore:
         finish_rcpts_tx(tx, qm.id, [r for r in rids if r not in result.outbound])
         return n
 
-    def _direct_tx(self, tx: Tx, result: DeliveryResult, rcpts: list[str]) -> int:
+    def _direct_tx(self, tx: Tx, result: DeliveryResult, rcpts: list[str],
+                   envelope: tuple) -> int:
         blob_id = store_blob_tx(tx, result.raw, result.parsed)
         self._copies_tx(tx, result, blob_id, rcpts)
         return blob_id
+
+    def _direct_outbound_tx(self, tx: Tx, result: DeliveryResult, rcpts: list[str],
+                            envelope: tuple) -> tuple[int, OutboundMessage]:
+        blob_id = self._direct_tx(tx, result, rcpts, envelope)
+        sender, source, auth_account, client_ip, trusted = envelope
+        qid = enqueue_tx(tx, result.raw, result.parsed, sender,
+                         [(rcpts[i], "outbound") for i in sorted(result.outbound)], source,
+                         auth_account=auth_account, client_ip=client_ip, trusted=trusted,
+                         blob_id=blob_id)
+        rows = tx.execute("SELECT id, address FROM queue_rcpt WHERE msg_id = ? ORDER BY id",
+                          (qid,)).fetchall()
+        msg = OutboundMessage(qid, blob_id, sender, source, auth_account, None, trusted,
+                              int(time.time()), result.raw,
+                              [OutboundRecipient(rid, addr, 0, False) for rid, addr in rows])
+        return blob_id, msg

@@ -23,6 +23,7 @@ answered: a crash before it re-sends those recipients after the restart (see
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -42,6 +43,8 @@ log = logging.getLogger("lanmaild.outgoing")
 
 BATCH = 256
 PARALLEL = 64
+READY_MAX = 4096  # messages handed over in memory; beyond that the store is read
+SEEN_MAX = 65536
 
 
 class OutgoingRunner:
@@ -50,6 +53,11 @@ class OutgoingRunner:
         self.transports = TransportCache(runtime)
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
+        self._ready: dict[int, OutboundMessage] = {}  # handed over in memory, not started
+        self._scan_finished: set[int] | None = None  # finished while due() reads
+        # Ids run since start (bounded): a hand-over can arrive after the store scan
+        # already found and ran that message; ids are never reused (AUTOINCREMENT).
+        self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._slots = asyncio.Semaphore(PARALLEL)
         self._tasks: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
@@ -61,6 +69,13 @@ class OutgoingRunner:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="outgoing")
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def accepted(self, msg: OutboundMessage) -> None:
+        """A message committed with outbound recipients, handed over in memory: it starts
+        without being read back from the store."""
+        if msg.id not in self._seen and len(self._ready) < READY_MAX:
+            self._ready[msg.id] = msg
         self._wake.set()
 
     @property
@@ -80,14 +95,50 @@ class OutgoingRunner:
                     await t
         await self.transports.close()
 
+    async def _due(self) -> list[OutboundMessage]:
+        """Due messages from the store that nobody handles yet.
+
+        The query runs on a reader thread with its own snapshot: a message handed over or
+        finished while it runs can be in its result although it is (or was) being sent.
+        So the result is filtered after the query against what is in flight or ready
+        now and what finished meanwhile (a message finished before the query started is
+        not in it: its record commit precedes its removal from ``_inflight``)."""
+        self._scan_finished = set()
+        try:
+            msgs = await self.runtime.store.outbound.due(
+                BATCH, set(self._inflight) | set(self._ready))
+        finally:
+            finished, self._scan_finished = self._scan_finished, None
+        busy = self._inflight | set(self._ready) | finished
+        return [m for m in msgs if m.id not in busy]
+
+    def _start(self, m: OutboundMessage) -> None:
+        self._seen[m.id] = None
+        if len(self._seen) > SEEN_MAX:
+            self._seen.popitem(last=False)
+        self._inflight.add(m.id)
+        task = asyncio.get_running_loop().create_task(self._run(m))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _loop(self) -> None:
         store = self.runtime.store
         while True:
             self._wake.clear()
+            if self._ready:
+                while self._ready:
+                    await self._slots.acquire()
+                    if not self._ready:
+                        self._slots.release()
+                        break
+                    _id, m = self._ready.popitem()
+                    if m.id in self._inflight or m.id in self._seen:
+                        self._slots.release()  # the store scan was first
+                        continue
+                    self._start(m)
+                continue
             try:
-                # A copy: the query runs on a reader thread, and a message finished (and
-                # removed from _inflight) while it runs could be in its older snapshot.
-                msgs = await store.outbound.due(BATCH, set(self._inflight))
+                msgs = await self._due()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep running; the store logs its own trouble
@@ -96,10 +147,11 @@ class OutgoingRunner:
                 await asyncio.sleep(5)
             for m in msgs:
                 await self._slots.acquire()
-                self._inflight.add(m.id)
-                task = asyncio.get_running_loop().create_task(self._run(m))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                if m.id in self._inflight:  # handed over and started meanwhile
+                    self._slots.release()
+                    continue
+                self._ready.pop(m.id, None)
+                self._start(m)
             if msgs:
                 continue
             await self.transports.expire()
@@ -127,6 +179,8 @@ class OutgoingRunner:
             log.exception("outgoing %d: failed, it stays queued", msg.id)
             await asyncio.sleep(1)
         finally:
+            if self._scan_finished is not None:
+                self._scan_finished.add(msg.id)
             self._inflight.discard(msg.id)
             self._slots.release()
             self._wake.set()

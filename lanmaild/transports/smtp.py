@@ -72,10 +72,17 @@ class SmtpTransport:
         self.mx_port = mx_port
         self._idle: dict[tuple, list[tuple[float, aiosmtplib.SMTP]]] = {}
         self._slots: dict[tuple, asyncio.Semaphore] = {}
+        self._ctx: ssl.SSLContext | None = None
 
     # ------------------------------------------------------------------ connections
 
     def _tls_context(self) -> ssl.SSLContext | None:
+        """Made once per transport (loading the CA store costs milliseconds)."""
+        if self._ctx is None:
+            self._ctx = self._make_tls_context()
+        return self._ctx
+
+    def _make_tls_context(self) -> ssl.SSLContext:
         s = self.settings
         if self.resolver is not None:
             ctx = ssl.create_default_context()
@@ -97,7 +104,7 @@ class SmtpTransport:
             timeout=s.timeout if not mx else 60,
             use_tls=(not mx and s.tls == "implicit"),
             start_tls=None if mx else (s.tls == "starttls"),
-            tls_context=self._tls_context())
+            tls_context=None if (not mx and s.tls == "none") else self._tls_context())
         await client.connect()
         if client.is_ehlo_or_helo_needed:  # after STARTTLS (RFC 3207 4.2: EHLO again)
             await client.ehlo()

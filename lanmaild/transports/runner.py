@@ -55,6 +55,7 @@ class OutgoingRunner:
         self._inflight: set[int] = set()
         self._ready: dict[int, OutboundMessage] = {}  # handed over in memory, not started
         self._scan_finished: set[int] | None = None  # finished while due() reads
+        self._scan = True  # read the store at the next turn (start-up: everything due)
         # Ids run since start (bounded): a hand-over can arrive after the store scan
         # already found and ran that message; ids are never reused (AUTOINCREMENT).
         self._seen: collections.OrderedDict[int, None] = collections.OrderedDict()
@@ -69,6 +70,8 @@ class OutgoingRunner:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="outgoing")
 
     def wake(self) -> None:
+        """New or newly due outbound recipients in the store: scan it."""
+        self._scan = True
         self._wake.set()
 
     def accepted(self, msg: OutboundMessage) -> None:
@@ -122,48 +125,61 @@ class OutgoingRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _loop(self) -> None:
+        """Start handed-over messages at once; read the store only when asked to
+        (``wake``: start-up, forwards and DSNs queued by the pipeline, ``queue retry``)
+        or when the earliest waiting recipient is due: a scan per accepted message would
+        cost a read for mail that is being handed over anyway."""
         store = self.runtime.store
         while True:
             self._wake.clear()
             if self._ready:
-                while self._ready:
+                await self._start_ready()
+                continue
+            if self._scan:
+                self._scan = False
+                try:
+                    msgs = await self._due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - keep running; the store logs its trouble
+                    log.exception("outgoing: reading the queue failed")
+                    msgs = []
+                    self._scan = True
+                    await asyncio.sleep(5)
+                for m in msgs:
                     await self._slots.acquire()
-                    if not self._ready:
+                    if m.id in self._inflight:  # handed over and started meanwhile
                         self._slots.release()
-                        break
-                    _id, m = self._ready.popitem()
-                    if m.id in self._inflight or m.id in self._seen:
-                        self._slots.release()  # the store scan was first
                         continue
+                    self._ready.pop(m.id, None)
                     self._start(m)
-                continue
-            try:
-                msgs = await self._due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - keep running; the store logs its own trouble
-                log.exception("outgoing: reading the queue failed")
-                msgs = []
-                await asyncio.sleep(5)
-            for m in msgs:
-                await self._slots.acquire()
-                if m.id in self._inflight:  # handed over and started meanwhile
-                    self._slots.release()
+                if msgs:
+                    self._scan = True  # there may be more than one batch
                     continue
-                self._ready.pop(m.id, None)
-                self._start(m)
-            if msgs:
-                continue
             await self.transports.expire()
             timeout = 60.0
             with contextlib.suppress(Exception):
                 due = await store.outbound.next_due()
-                if due is not None and not self._inflight:
-                    timeout = max(0.2, min(timeout, due - time.time()))
-                elif due is not None:
-                    timeout = max(1.0, min(timeout, due - time.time()))
-            with contextlib.suppress(TimeoutError):
+                if due is not None:
+                    # rows of messages in flight look due too: look again in a second
+                    floor = 1.0 if self._inflight else 0.05
+                    timeout = max(floor, min(timeout, due - time.time()))
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                self._scan = True
+
+    async def _start_ready(self) -> None:
+        while self._ready:
+            await self._slots.acquire()
+            if not self._ready:
+                self._slots.release()
+                break
+            _id, m = self._ready.popitem()
+            if m.id in self._inflight or m.id in self._seen:
+                self._slots.release()  # the store scan was first
+                continue
+            self._start(m)
 
     async def _run(self, msg: OutboundMessage) -> None:
         try:
@@ -183,7 +199,6 @@ class OutgoingRunner:
                 self._scan_finished.add(msg.id)
             self._inflight.discard(msg.id)
             self._slots.release()
-            self._wake.set()
 
     # ------------------------------------------------------------------ one message
 

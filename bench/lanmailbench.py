@@ -614,6 +614,17 @@ def split(n: int, parts: int, base: int = 0) -> list[tuple[int, int]]:
     return out
 
 
+def smtp_transaction(c: Conn, mail: bytes, rcpt: bytes, msg: bytearray) -> None:
+    """MAIL, RCPT, DATA, the message, its 250 (ProtoError otherwise)."""
+    c.smtp(mail, 250)
+    c.smtp(rcpt, 250)
+    c.smtp(b"DATA", 354)
+    c.send(bytes(msg) + b".\r\n")
+    code, text = c.smtp_reply()
+    if code != 250:
+        raise ProtoError(f"end of DATA: {text[:200]!r}")
+
+
 def w_smtp(job, ep: Endpoint, opts):
     """Send job=(first seq, count) fixed-size messages, one per transaction, RSET between."""
     seq0, n = job
@@ -634,13 +645,7 @@ def w_smtp(job, ep: Endpoint, opts):
             break
         msg[off:off + width] = b"%0*d" % (width, seq0 + j)
         try:
-            c.smtp(mail, 250)
-            c.smtp(to, 250)
-            c.smtp(b"DATA", 354)
-            c.send(bytes(msg) + b".\r\n")
-            code, text = c.smtp_reply()
-            if code != 250:
-                raise ProtoError(f"end of DATA: {text[:200]!r}")
+            smtp_transaction(c, mail, to, msg)
             ok += 1
         except ProtoError as e:
             errors += 1

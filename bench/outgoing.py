@@ -80,7 +80,7 @@ def lanmaild_toml(sink_port: int) -> str:
 
 def w_submit(job, ep, opts):
     """Send job=(first seq, count) mails, one transaction each; AUTH PLAIN if creds."""
-    from lanmailbench import Conn, ProtoError, fixed_message
+    from lanmailbench import Conn, ProtoError, fixed_message, smtp_transaction
 
     seq0, n = job
     size, tag, creds = opts
@@ -97,13 +97,8 @@ def w_submit(job, ep, opts):
     for j in range(n):
         seq = seq0 + j
         msg[off:off + width] = b"%0*d" % (width, seq)
-        c.smtp(b"MAIL FROM:<%s>" % SENDER.encode(), 250)
-        c.smtp(b"RCPT TO:<r%d@remote.example>" % (seq % 10), 250)
-        c.smtp(b"DATA", 354)
-        c.send(bytes(msg) + b".\r\n")
-        code, text = c.smtp_reply()
-        if code != 250:
-            raise ProtoError(f"end of DATA: {text[:200]!r}")
+        smtp_transaction(c, b"MAIL FROM:<%s>" % SENDER.encode(),
+                         b"RCPT TO:<r%d@remote.example>" % (seq % 10), msg)
         ok += 1
     c.smtp(b"QUIT", 221)
     c.close()

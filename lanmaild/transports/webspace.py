@@ -120,13 +120,15 @@ class _Uploader:
 
     def _ftp_login(self) -> None:
         s = self.s
-        ftp = ftplib.FTP_TLS(timeout=s.timeout) if s.upload == "ftps" else \
-            ftplib.FTP(timeout=s.timeout)
-        if s.upload == "ftps" and not s.verify:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            ftp.context = ctx
+        if s.upload == "ftps":
+            # ftplib's own default context verifies nothing: make one that does
+            ctx = ssl.create_default_context(cafile=s.ca_file or None)
+            if not s.verify:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            ftp = ftplib.FTP_TLS(timeout=s.timeout, context=ctx)
+        else:
+            ftp = ftplib.FTP(timeout=s.timeout)
         ftp.connect(s.host, s.port or 21)
         try:
             ftp.login(s.user, s.password)

@@ -214,15 +214,21 @@ class FtpServer:
     """pyftpdlib on a loopback port, one user whose home is ``home``."""
 
     def __init__(self, home, port: int, user: str = "ftpuser",
-                 password: str = "ftp-Secret-1") -> None:
+                 password: str = "ftp-Secret-1", tls_files: dict | None = None) -> None:
+        """``tls_files``: explicit FTPS (AUTH TLS), TLS required on control and data."""
         from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
         from pyftpdlib.servers import FTPServer
 
         auth = DummyAuthorizer()
         auth.add_user(user, password, str(home), perm="elradfmwMT")
-        handler = type("Handler", (FTPHandler,), {"authorizer": auth,
-                                                  "passive_ports": range(0, 0) or None})
+        attrs = {"authorizer": auth}
+        base = FTPHandler
+        if tls_files:
+            base = TLS_FTPHandler
+            attrs.update(certfile=str(tls_files["cert"]), keyfile=str(tls_files["key"]),
+                         tls_control_required=True, tls_data_required=True)
+        handler = type("Handler", (base,), attrs)
         self.user, self.password, self.port = user, password, port
         self.server = FTPServer(("127.0.0.1", port), handler)
         self.thread = threading.Thread(target=self.server.serve_forever,

@@ -49,24 +49,33 @@ def test_folder_transport_read_only_then_writable(daemon_factory, tmp_path):
     assert mail_list(d, "meier") == []  # no DSN
 
 
-def test_http_post_to_the_seeds_receiver_500_then_200(daemon_factory, tmp_path):
+def http_post_daemon(daemon_factory, tmp_path, inbox, retry: str, extra: str = ""):
+    """The seed's receiver under ``php -S`` (saving to ``inbox``) and a daemon whose
+    account meier sends by http-post to it; returns (daemon, php server)."""
     receiver = shared_dir("seed") / "http-post-receiver.php"
-    inbox = tmp_path / "inbox"  # missing at first: the receiver answers 500
     port = free_port()
-    www = tmp_path / "www"
-    www.mkdir()
-    php = PhpServer(port, www, router=receiver, env={"RECEIVER_DIR": str(inbox)})
+    (tmp_path / "www").mkdir()
+    php = PhpServer(port, tmp_path / "www", router=receiver, env={"RECEIVER_DIR": str(inbox)})
+    d = daemon_factory(accounts={"meier": {}}, start=False,
+                       extra_toml=f'[outgoing]\nretry = ["{retry}"]\n')
+    account_outgoing(d, '[outgoing]\ntransport = "http-post"\n[outgoing.http-post]\n'
+                     f'url = "http://127.0.0.1:{port}/"\n{extra}')
+    d.start()
+    return d, php
+
+
+def first_failure(d, what: str) -> dict:
+    return wait_for(lambda: [r for m in queue(d) for r in m["recipients"]
+                             if r["attempts"] >= 1], what=what)[0]
+
+
+def test_http_post_to_the_seeds_receiver_500_then_200(daemon_factory, tmp_path):
+    inbox = tmp_path / "inbox"  # missing at first: the receiver answers 500
+    d, php = http_post_daemon(daemon_factory, tmp_path, inbox, "1s")
     try:
-        d = daemon_factory(accounts={"meier": {}}, start=False,
-                           extra_toml='[outgoing]\nretry = ["1s"]\n')
-        account_outgoing(d, '[outgoing]\ntransport = "http-post"\n[outgoing.http-post]\n'
-                         f'url = "http://127.0.0.1:{port}/"\n')
-        d.start()
         send(d, addr("meier"), ["a@remote.example"], "by http", service="submission",
              login=LOGIN)
-        failed = wait_for(lambda: [r for m in queue(d) for r in m["recipients"]
-                                   if r["attempts"] >= 1], what="HTTP 500")
-        assert "HTTP 500" in failed[0]["error"]
+        assert "HTTP 500" in first_failure(d, "HTTP 500")["error"]
         inbox.mkdir()
         wait_for(lambda: queue(d) == [], timeout=15, what="the retry")
         files = list(inbox.iterdir())
@@ -78,22 +87,13 @@ def test_http_post_to_the_seeds_receiver_500_then_200(daemon_factory, tmp_path):
 
 def test_http_post_wrong_field_name_stays_queued(daemon_factory, tmp_path):
     """The receiver answers 403 for a missing field: never counted as sent."""
-    receiver = shared_dir("seed") / "http-post-receiver.php"
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    port = free_port()
-    (tmp_path / "www").mkdir()
-    php = PhpServer(port, tmp_path / "www", router=receiver, env={"RECEIVER_DIR": str(inbox)})
+    d, php = http_post_daemon(daemon_factory, tmp_path, inbox, "1h", 'field = "wrong"\n')
     try:
-        d = daemon_factory(accounts={"meier": {}}, start=False,
-                           extra_toml='[outgoing]\nretry = ["1h"]\n')
-        account_outgoing(d, '[outgoing]\ntransport = "http-post"\n[outgoing.http-post]\n'
-                         f'url = "http://127.0.0.1:{port}/"\nfield = "wrong"\n')
-        d.start()
         send(d, addr("meier"), ["a@remote.example"], "x", service="submission", login=LOGIN)
-        failed = wait_for(lambda: [r for m in queue(d) for r in m["recipients"]
-                                   if r["attempts"] >= 1], what="HTTP 403")
-        assert "HTTP 403" in failed[0]["error"] and failed[0]["state"] == "outbound"
+        failed = first_failure(d, "HTTP 403")
+        assert "HTTP 403" in failed["error"] and failed["state"] == "outbound"
         assert list(inbox.iterdir()) == []
     finally:
         php.stop()

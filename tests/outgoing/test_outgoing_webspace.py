@@ -145,3 +145,36 @@ def test_upload_scripts_names_the_failing_step(daemon_factory, peers, tmp_path):
     out = d.ctl("transport", "webspace", "upload-scripts", "--global")
     assert out.returncode == 1 and "no webspace" in out.stderr
     del other
+
+
+def test_ftps_upload_verifies_the_certificate(daemon_factory, peers, tmp_path, tls_files):
+    """Explicit FTPS: the server's certificate is checked (ca_file); with the wrong CA the
+    login step fails instead of uploading to an unverified server."""
+    www = tmp_path / "www"
+    www.mkdir()
+    ftp = peers(FtpServer(www, free_port(), tls_files=tls_files))
+    php = peers(PhpServer(free_port(), www))
+    url = f"http://127.0.0.1:{php.port}/lm/lanmail-send.php"
+    d = daemon_factory(accounts={"meier": {}}, start=False)
+    acct = d.conf / "accounts" / "meier.toml"
+    base = acct.read_text()
+
+    def configure(ca: Path) -> None:
+        acct.write_text(base + webspace_toml("ftps", ftp.port, "lm", url, (
+            f'user = "{ftp.user}"\npassword = "{ftp.password}"\nca_file = "{ca}"\n'
+        )).replace('host = "127.0.0.1"', 'host = "localhost"'))
+
+    other_ca = tmp_path / "other-ca.pem"
+    import trustme
+
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    configure(other_ca)
+    d.start()
+    out = d.ctl("transport", "webspace", "upload-scripts", "meier")
+    assert out.returncode == 1 and "step login" in out.stderr, out.stderr
+    assert not (www / "lm").exists()
+    configure(tls_files["ca"])
+    assert d.ctl("reload").returncode == 0
+    out = d.ctl("transport", "webspace", "upload-scripts", "meier")
+    assert out.returncode == 0, out.stderr
+    assert (www / "lm" / "lanmail-send.php").is_file()

@@ -73,7 +73,7 @@ def _load_extensions() -> None:
         importlib.import_module(module)
 
 
-EXTENSIONS = ("lanmaild.transports.settings",)
+EXTENSIONS = ("lanmaild.transports.settings", "lanmaild.autoresponder.settings")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -67,6 +67,9 @@ class Mail:
     failures: list[Failure] = field(default_factory=list)
     archive: list[tuple[str, str]] = field(default_factory=list)  # account, 'in' | 'out'
     new_mail: list[NewMail] = field(default_factory=list)
+    # automatic replies (account, sender, period, raw, [(rcpt, state)]): the store queues
+    # one only if the sender got none from the account within the period
+    autoreplies: list[tuple] = field(default_factory=list)
     actions: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     reached: list[str] = field(default_factory=list)  # local accounts the mail reached
     sender_account: str | None = None  # local account that sent it (for save_sent/archive)

@@ -65,7 +65,9 @@ def _result(mail: Mail) -> DeliveryResult:
         raw=mail.raw, parsed=mail.parsed, sender=mail.sender, deliveries=mail.deliveries,
         archive=mail.archive, outbound=set(mail.outbound),
         new_mail=[(n.raw, n.parsed, n.sender, n.recipients, n.source, n.account)
-                  for n in mail.new_mail])
+                  for n in mail.new_mail],
+        autoreplies=[(a, s, period, raw, parse_message(raw), rcpts)
+                     for a, s, period, raw, rcpts in mail.autoreplies])
 
 
 class QueueWorker:
@@ -112,7 +114,7 @@ class QueueWorker:
                 self.stats["messages"] += 1
                 self.stats["copies"] += len(mail.deliveries)
                 states = {state for new in mail.new_mail for _addr, state in new.recipients}
-                if "incoming" in states:
+                if "incoming" in states or mail.autoreplies:
                     self._wake.set()
                 if "outbound" in states or outbound is not None:
                     self._wake_outgoing(outbound)

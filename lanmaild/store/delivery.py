@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .archive import add_entry_tx
+from .autoreply import queue_reply_tx
 from .blobs import store_blob_tx
 from .db import Database, Tx
 from .mailtx import folder_id_tx, insert_message_tx
@@ -44,6 +45,9 @@ class DeliveryResult:
     # (raw, parsed, sender, [(rcpt, state)], source, account it leaves for)
     new_mail: list = field(default_factory=list)
     outbound: set = field(default_factory=set)  # queue_rcpt ids handed to the transports
+    # automatic replies: (account, sender, period, raw, [(rcpt, state)]); queued only if
+    # that sender got none from the account within the period (store.autoreply)
+    autoreplies: list = field(default_factory=list)
 
 
 class DeliveryStore:
@@ -97,6 +101,8 @@ class DeliveryStore:
                          rcpts)
         for raw, parsed, sender, recipients, source, account in result.new_mail:
             enqueue_tx(tx, raw, parsed, sender, recipients, source, account=account)
+        for account, sender, period, raw, parsed, recipients in result.autoreplies:
+            queue_reply_tx(tx, account, sender, period, raw, parsed, recipients)
         if changed:
             notify = self.notify
             tx.after_commit(lambda: [notify.changed(f) for f in changed])

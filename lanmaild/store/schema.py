@@ -23,6 +23,12 @@ def _v2() -> str:
     return mailschema.KEYWORDS_SCHEMA
 
 
+def _v6() -> str:
+    from . import autoreply
+
+    return autoreply.SCHEMA
+
+
 MIGRATIONS: list[tuple[int, object]] = [
     (1, _v1),
     (2, _v2),  # folder_keyword: the keywords in use per folder (IMAP FLAGS at SELECT)
@@ -32,6 +38,7 @@ MIGRATIONS: list[tuple[int, object]] = [
     # the outgoing transports: whose settings a forwarded copy leaves with, delay DSN sent
     (5, "ALTER TABLE queue_msg ADD COLUMN account TEXT;\n"
         "ALTER TABLE queue_rcpt ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"),
+    (6, _v6),  # autoreply_sent: one automatic reply per sender per period (RFC 3834)
 ]
 
 LATEST = MIGRATIONS[-1][0]

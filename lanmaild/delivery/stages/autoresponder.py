@@ -1,12 +1,8 @@
-"""Autoresponder: filled by its own issue.
-
-It will add reply mails to ``mail.new_mail`` for targets whose account has an active
-autoresponder (never to the internet for ``deny_internet`` accounts, never to a null
-sender, RFC 3834 rules). Until then: nothing to do.
-"""
+"""Autoresponder: the stage lives with its feature in ``lanmaild.autoresponder.stage``
+(forward while active, replies per RFC 3834); this module plugs it into the pipeline."""
 
 from __future__ import annotations
 
+from ...autoresponder.stage import run
 
-def run(ctx, mail) -> None:
-    return None
+__all__ = ["run"]

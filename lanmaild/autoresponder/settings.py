@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.loader import Table, register_account_section
+from ..config.loader import Table, register_account_section, register_config_check
 from ..config.units import parse_duration
 from ..syntax import ADDRESS_RE, DOMAIN_RE, NAME_RE
 
@@ -100,4 +100,26 @@ def of(cfg, account: str) -> AutoresponderSettings | None:
     return a.extra.get("autoresponder") if a is not None else None
 
 
+def _check_forward(cfg) -> None:
+    """Local forward targets exist (as for ``forward_to``): a typo must not drop mail."""
+    from ..config.errors import ConfigError
+
+    for a in cfg.accounts.values():
+        s = a.extra.get("autoresponder")
+        for item in s.forward if s is not None else ():
+            local, at, domain = item.rpartition("@") if "@" in item else ("", "", "")
+            name = item if not at else (local if cfg.is_local_domain(domain) else None)
+            if name is None:
+                continue
+            path = cfg.config_dir / "accounts" / f"{a.name}.toml"
+            key = name.lower()
+            if key == a.key:
+                raise ConfigError(path, "an account cannot forward to itself",
+                                  key="autoresponder.forward")
+            if cfg.account(key) is None and cfg.group(key) is None:
+                raise ConfigError(path, f"'{item}' is not a local account or group",
+                                  key="autoresponder.forward")
+
+
 register_account_section("autoresponder", parse)
+register_config_check(_check_forward)

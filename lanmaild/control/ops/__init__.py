@@ -1,3 +1,13 @@
 """Control API operations, one module per area; importing this registers them all."""
 
-from . import accounts, archive, config, groups, mail, outgoing, queue, system  # noqa: F401
+from . import (  # noqa: F401
+    accounts,
+    archive,
+    autoresponder,
+    config,
+    groups,
+    mail,
+    outgoing,
+    queue,
+    system,
+)

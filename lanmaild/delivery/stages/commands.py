@@ -2,8 +2,10 @@
 
     LMS Forwarding off
     LMS Forwarding on <address>
+    LMS Autoresponder off | on [subject]     (``lanmaild.autoresponder.commands``)
 
-(``LMS`` upper case, the rest case-insensitive, the body ignored). Honoured only when that
+(``LMS`` upper case, the rest case-insensitive; the body is ignored, except as the
+autoresponder's text). Honoured only when that
 same account submitted the mail logged in over SMTP (and a logged-in session may only use
 its own addresses as sender, see ``address.may_send_as``). A ``trusted_networks`` client
 with the account's address as envelope sender counts only where the admin set
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 
+from ...autoresponder import commands as autoresponder_commands
 from ..address import resolve
 from ..compose import system_from, text_mail
 from ..mail import NewMail
@@ -51,6 +54,10 @@ def run(ctx, mail) -> None:
     if not subject.startswith("LMS"):
         return
     m = _FORWARDING.match(subject)
+    handler = _command
+    if not m:
+        m = autoresponder_commands.PATTERN.match(subject)
+        handler = _autoresponder_command
     if not m:
         return
     cfg = ctx.config
@@ -61,10 +68,21 @@ def run(ctx, mail) -> None:
     for t in mail.targets:
         if t.direct and t.kind == "account" and t.name == owner and not mail.is_command:
             mail.is_command = True
-            _command(ctx, mail, owner, m.group(1).strip())
+            handler(ctx, mail, owner, m.group(1).strip())
         else:
             keep.append(t)
     mail.targets = keep
+
+
+def _autoresponder_command(ctx, mail, name: str, rest: str) -> None:
+    cfg = ctx.config
+    account = cfg.account(name)
+    own = f"{account.key}@{cfg.primary_domain}"
+    autoresponder_commands.command(
+        ctx, mail, account, own, rest,
+        lambda subject, body: _reply(ctx, mail, own, subject, body),
+        lambda args, subject, body: _op_action(ctx, mail, own, "autoresponder.set", args,
+                                               subject, body, "LMS Autoresponder"))
 
 
 def _command(ctx, mail, name: str, rest: str) -> None:
@@ -107,19 +125,27 @@ def _reply(ctx, mail, to: str, subject: str, body: str) -> None:
 
 
 def _change(ctx, mail, account, own: str, forward_to: str, subject: str, body: str) -> None:
+    _op_action(ctx, mail, own, "account.modify",
+               {"name": account.name, "forward_to": forward_to}, subject, body,
+               "LMS Forwarding")
+
+
+def _op_action(ctx, mail, own: str, op: str, args: dict, subject: str, body: str,
+               what: str) -> None:
+    """Run control op ``op`` as the mail's action; confirm, or report the refusal."""
+
     async def action() -> None:
         from ...config import ConfigError
         from ...control.registry import OPS, OpError
 
         try:
-            await OPS["account.modify"].handler(
-                ctx.runtime, {"name": account.name, "forward_to": forward_to})
+            await OPS[op].handler(ctx.runtime, args)
         except (OpError, ConfigError) as exc:
-            log.warning("email command from %s refused: %s", account.name, exc)
-            _reply(ctx, mail, own, "LMS Forwarding: not changed",
-                   f"Forwarding was not changed: {exc}")
+            log.warning("email command from %s refused: %s", args["name"], exc)
+            _reply(ctx, mail, own, f"{what}: not changed", f"Nothing was changed: {exc}")
             return
-        log.info("email command: %s forward_to=%r", account.name, forward_to)
+        log.info("email command: %s %s %s", args["name"], op,
+                 ", ".join(f"{k}={v!r}" for k, v in args.items() if k not in ("name", "text")))
         _reply(ctx, mail, own, subject, body)
 
     mail.actions.append(action)

@@ -29,6 +29,7 @@ SERVICES = (
     "lanmaild.control",
     "lanmaild.delivery",
     "lanmaild.transports",
+    "lanmaild.sms",
     "lanmaild.smtp",
     "lanmaild.imap",
     "lanmaild.pop3",

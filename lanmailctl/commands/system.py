@@ -31,6 +31,16 @@ def register(app: typer.Typer) -> None:
                        f"{conns['limit_per_client']} per client (IPv6: per /64)")
             for item in conns["top_clients"]:
                 typer.echo(f"    {item['client']:<24} {item['connections']}")
+        services = result.get("services", {})
+        if "outgoing" in services:
+            o = services["outgoing"]
+            typer.echo(f"  outgoing: {o['sent']} sent, {o['deferred']} deferred, "
+                       f"{o['failed']} failed since start, {o['in_flight']} in flight")
+        if services.get("sms", {}).get("gateway"):
+            s = services["sms"]
+            typer.echo(f"  sms: {s['sent']} sent, {s['failed']} failed, {s['suppressed']} "
+                       f"suppressed (rate limit), {s['queued']} queued"
+                       + (f"; last error: {s['last_error']}" if s["last_error"] else ""))
 
     @app.command()
     def reload(json_: bool = JSON_OPTION) -> None:

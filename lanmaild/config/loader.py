@@ -73,7 +73,8 @@ def _load_extensions() -> None:
         importlib.import_module(module)
 
 
-EXTENSIONS = ("lanmaild.transports.settings", "lanmaild.autoresponder.settings")
+EXTENSIONS = ("lanmaild.transports.settings", "lanmaild.autoresponder.settings",
+              "lanmaild.sms.settings")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -302,8 +303,12 @@ def load_account(path: Path, overlay: Overlay | None = None) -> Account:
     if forward_to and not (NAME_RE.match(forward_to) or ADDRESS_RE.match(forward_to)):
         raise t.err("forward_to", f"'{forward_to}' is neither a local name nor an address")
     sms_number = t.get("sms_number", str, "").strip()
-    if sms_number and not SMS_RE.match(sms_number):
-        raise t.err("sms_number", f"'{sms_number}' is not a phone number (e.g. +491701234567)")
+    if sms_number:
+        compact = re.sub(r"[ ()/.-]", "", sms_number)
+        if not SMS_RE.match(sms_number) or not re.fullmatch(r"\+[1-9][0-9]{6,14}", compact):
+            raise t.err("sms_number", f"'{sms_number}' is not a phone number in international "
+                        "form (E.164, e.g. +491701234567)")
+        sms_number = compact
     einvoice = t.get("einvoice", bool, False)
     for key, value in (("forward_to", forward_to), ("sms_number", sms_number)):
         if einvoice and value:

@@ -70,6 +70,7 @@ class Mail:
     # automatic replies (account, sender, period, raw, [(rcpt, state)]): the store queues
     # one only if the sender got none from the account within the period
     autoreplies: list[tuple] = field(default_factory=list)
+    notifications: list[tuple[str, str]] = field(default_factory=list)  # (account, SMS number)
     actions: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     reached: list[str] = field(default_factory=list)  # local accounts the mail reached
     sender_account: str | None = None  # local account that sent it (for save_sent/archive)

@@ -114,6 +114,7 @@ class QueueWorker:
                 self.stats["messages"] += 1
                 self.stats["copies"] += len(mail.deliveries)
                 states = {state for new in mail.new_mail for _addr, state in new.recipients}
+                self._notify(mail)
                 if "incoming" in states or mail.autoreplies:
                     self._wake.set()
                 if "outbound" in states or outbound is not None:
@@ -168,6 +169,15 @@ class QueueWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _notify(self, mail: Mail) -> None:
+        """After the commit: SMS notifications (never awaited: ``lanmaild.sms``)."""
+        sms = self.runtime.services.get("sms") if mail.notifications else None
+        if sms is None:
+            return
+        subject = getattr(mail.parsed, "subject", "") or ""
+        for account, number in mail.notifications:
+            sms.notify(account, number, mail.sender or "MAILER-DAEMON", subject)
 
     def _wake_outgoing(self, message=None) -> None:
         """New ``outbound`` recipients: the outgoing runner (``lanmaild.transports``)
@@ -297,6 +307,7 @@ class QueueWorker:
             if new.parsed is None:
                 new.parsed = parse_message(new.raw)
         n = await self.runtime.store.delivery.commit(_result(mail), qm)
+        self._notify(mail)
         if mail.outbound or any(state == "outbound" for new in mail.new_mail
                                 for _a, state in new.recipients):
             self._wake_outgoing()

@@ -69,6 +69,10 @@ class OutgoingRunner:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="outgoing")
 
+    def status(self) -> dict:
+        """For ``lanmailctl status``: recipients sent/deferred/failed since start."""
+        return {**self.stats, "in_flight": len(self._inflight)}
+
     def wake(self) -> None:
         """New or newly due outbound recipients in the store: scan it."""
         self._scan = True

@@ -9,5 +9,6 @@ from . import (  # noqa: F401
     mail,
     outgoing,
     queue,
+    sms,
     system,
 )

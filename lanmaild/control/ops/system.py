@@ -28,6 +28,8 @@ async def status(runtime, args: dict) -> dict:
         "accounts": len(cfg.accounts),
         "groups": len(cfg.groups),
         "connections": runtime.limiter.snapshot(),
+        "services": {name: svc.status() for name, svc in runtime.services.items()
+                     if hasattr(svc, "status")},
     }
 
 

@@ -30,6 +30,10 @@ One package per concern, as in mox:
                 transport (smtp/mx, folder, http-post, webspace); results per recipient go
                 back through ``store.outbound`` in one write per message. Its config
                 sections are registered with ``register_main_section``/``_account_section``.
+- ``autoresponder`` replies while away (RFC 3834), its email commands and forwarding;
+                its stage is plugged into the pipeline, its memory is ``store.autoreply``.
+- ``sms``       the SMS notification service (HTTP gateway template), fed by the
+                pipeline's ``sms`` stage after the delivery commit, never awaited by it.
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.

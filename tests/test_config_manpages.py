@@ -18,7 +18,16 @@ from lanmaild.config.model import (
     ServerConfig,
     TLSConfig,
 )
-from lanmaild.control.ops import accounts, config, groups, outgoing, queue, system  # noqa: F401
+from lanmaild.control.ops import (  # noqa: F401
+    accounts,
+    autoresponder,
+    config,
+    groups,
+    outgoing,
+    queue,
+    sms,
+    system,
+)
 from lanmaild.control.registry import OPS
 
 MAN = Path(__file__).resolve().parents[1] / "man"
@@ -56,7 +65,8 @@ def test_every_config_key_is_documented() -> None:
 def test_every_foundation_op_is_documented() -> None:
     text = rendered("lanmail-api.7")
     ours = [name for name in OPS if name.split(".")[0] in (
-        "account", "group", "config", "queue", "outgoing", "dkim", "transport") or
+        "account", "group", "config", "queue", "outgoing", "dkim", "transport",
+        "autoresponder", "sms") or
         "." not in name]
     assert len(ours) >= 14
     for name in ours:

@@ -3,7 +3,8 @@
 ``Store`` is what the rest of lanmaild calls; its parts are ``store.mail`` (folders and
 messages), ``store.queue`` (accepted mail waiting for the delivery pipeline),
 ``store.delivery`` (the pipeline's result, written in one transaction), ``store.outbound``
-(what the outgoing transports take and report back) and
+(what the outgoing transports take and report back), ``store.autoreply`` (who got an
+automatic reply when; written inside the delivery transaction) and
 ``store.archive``. Nothing outside this package sees a transaction. Engine notes are in
 ``db``; table layout notes in each module.
 To move to PostgreSQL, this package is what gets rewritten.

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 
 from ..delivery.address import resolve, sender_account
 from ..delivery.mail import Target
-from ..delivery.stages import groups
+from ..delivery.redirect import redirect
 from . import reply
 from .settings import of
 
@@ -38,33 +37,8 @@ def _forward(ctx, mail, target: Target, settings) -> list[Target]:
     """The seed's "forward while the autoresponder is active"."""
     if not settings.forward or target.keep:
         return [target]
-    cfg = ctx.config
-    account = cfg.account(target.name)
-    keep = dataclasses.replace(target, keep=True)
-    out = [keep] if settings.keep_copy else []
-    path = target.path + (f"ar:{account.key}",)
-    for item in settings.forward:
-        r = resolve(cfg, item)
-        if r.kind == "remote":
-            if account.deny_internet:
-                log.warning("account %s: autoresponder forward to %s suppressed "
-                            "(deny_internet)", account.name, item)
-                continue
-            out.append(Target(target.rcpt, target.rcpt_id, "remote", "", r.address, path,
-                              direct=False, forwarded_by=account.key))
-        elif r.kind == "account" and r.name != account.key:
-            out.append(Target(target.rcpt, target.rcpt_id, "account", r.name, r.address, path,
-                              direct=False, forwarded_by=account.key, keep=True))
-        elif r.kind == "group":
-            child = Target(target.rcpt, target.rcpt_id, "group", r.name, r.address, path,
-                           direct=False, forwarded_by=account.key)
-            out += [dataclasses.replace(t, keep=True) for t in groups.expand(ctx, mail, child)]
-        else:
-            log.warning("account %s: autoresponder forward %r is not deliverable",
-                        account.name, item)
-    if not any(t.kind == "account" or t.kind == "remote" for t in out):
-        out.append(keep)  # nothing usable: keep the mail rather than lose it
-    return out
+    return redirect(ctx, mail, target, settings.forward, settings.keep_copy,
+                    f"autoresponder:{target.name}")
 
 
 def _plan_reply(ctx, mail, name: str, settings) -> None:

@@ -74,7 +74,7 @@ def _load_extensions() -> None:
 
 
 EXTENSIONS = ("lanmaild.transports.settings", "lanmaild.autoresponder.settings",
-              "lanmaild.sms.settings")
+              "lanmaild.sms.settings", "lanmaild.einvoice.settings")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -71,6 +71,8 @@ class Mail:
     # one only if the sender got none from the account within the period
     autoreplies: list[tuple] = field(default_factory=list)
     notifications: list[tuple[str, str]] = field(default_factory=list)  # (account, SMS number)
+    einvoice: object = None  # the scan's verdict (lanmaild.einvoice), made before the pipeline
+    rewritten: bool = False  # ``raw`` differs from the queued blob (store it anew)
     actions: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     reached: list[str] = field(default_factory=list)  # local accounts the mail reached
     sender_account: str | None = None  # local account that sent it (for save_sent/archive)

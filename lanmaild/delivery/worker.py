@@ -36,6 +36,7 @@ import logging
 import time
 from collections import Counter
 
+from ..einvoice.scan import prescan
 from ..mime import parse_message
 from ..store import StoreError
 from ..store.delivery import DeliveryResult, StaleEntry
@@ -67,7 +68,8 @@ def _result(mail: Mail) -> DeliveryResult:
         new_mail=[(n.raw, n.parsed, n.sender, n.recipients, n.source, n.account)
                   for n in mail.new_mail],
         autoreplies=[(a, s, period, raw, parse_message(raw), rcpts)
-                     for a, s, period, raw, rcpts in mail.autoreplies])
+                     for a, s, period, raw, rcpts in mail.autoreplies],
+        rewritten=mail.rewritten)
 
 
 class QueueWorker:
@@ -93,8 +95,12 @@ class QueueWorker:
         the queue id (as text) when it was queued for the worker. ``StoreError`` means
         nothing was stored.
         """
+        verdict = None
+        scanned = await prescan(self.runtime.config, raw, recipients)
+        if scanned is not None:
+            raw, parsed, verdict = scanned
         mail = self._plan_direct(raw, parsed, sender, recipients, source, auth_account,
-                                 client_ip, trusted)
+                                 client_ip, trusted, verdict)
         store = self.runtime.store
         if mail is not None:
             try:
@@ -129,7 +135,7 @@ class QueueWorker:
 
     def _plan_direct(self, raw: bytes, parsed, sender: str, recipients: list[str],
                      source: str, auth_account: str | None, client_ip: str | None,
-                     trusted: bool) -> Mail | None:
+                     trusted: bool, verdict=None) -> Mail | None:
         """Run the pipeline in memory before anything is stored. The result qualifies for
         the one-commit path if it has at least one mailbox copy or internet recipient, no
         failure (a DSN names a queue id) and no side effect outside the store (an email
@@ -138,7 +144,7 @@ class QueueWorker:
         cfg = self.runtime.config
         mail = Mail(queue_id=0, blob_id=None, raw=raw, parsed=parsed, sender=sender,
                     source=source, auth_account=auth_account, trusted=trusted,
-                    client_ip=client_ip)
+                    client_ip=client_ip, einvoice=verdict)
         if auth_account:
             mail.sender_account = auth_account
         elif trusted:
@@ -300,6 +306,10 @@ class QueueWorker:
             # handed over in memory but evicted: read it now
             qm.raw = await self.runtime.store.mail.blob_raw(qm.blob_id)
         mail = self._mail(ctx, qm)
+        scanned = await prescan(ctx.config, mail.raw, [r[1] for r in qm.recipients])
+        if scanned is not None:  # the marked message is stored as a new blob
+            mail.raw, mail.parsed, mail.einvoice = scanned
+            mail.rewritten = True
         pipeline.run(ctx, mail)
         for action in mail.actions:
             await action()

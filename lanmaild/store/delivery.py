@@ -48,6 +48,7 @@ class DeliveryResult:
     # automatic replies: (account, sender, period, raw, [(rcpt, state)]); queued only if
     # that sender got none from the account within the period (store.autoreply)
     autoreplies: list = field(default_factory=list)
+    rewritten: bool = False  # raw is not the queued blob (e.g. marked by the e-invoice scan)
 
 
 class DeliveryStore:
@@ -112,7 +113,9 @@ class DeliveryStore:
         rids = [r[0] for r in qm.recipients]
         if not rcpts_waiting_tx(tx, qm.id, rids):
             raise StaleEntry(qm.id)
-        n = self._copies_tx(tx, result, qm.blob_id, [r[1] for r in qm.recipients])
+        blob_id = store_blob_tx(tx, result.raw, result.parsed) \
+            if result.rewritten and (result.deliveries or result.archive) else qm.blob_id
+        n = self._copies_tx(tx, result, blob_id, [r[1] for r in qm.recipients])
         if result.outbound:
             set_state_tx(tx, sorted(result.outbound), "outbound")
         finish_rcpts_tx(tx, qm.id, [r for r in rids if r not in result.outbound])

@@ -1,11 +1,8 @@
-"""E-invoice routing (seed: "E-Invoice Mailbox"): filled by its own issue.
-
-It will look at mail for accounts with ``einvoice = true`` and re-route targets by
-whether an EN16931/XRechnung attachment was found. Until then: nothing to do.
-"""
+"""E-invoice routing: the stage lives with its feature in ``lanmaild.einvoice.stage``
+(the scan itself runs before the pipeline, off the event loop: ``einvoice.scan``)."""
 
 from __future__ import annotations
 
+from ...einvoice.stage import run
 
-def run(ctx, mail) -> None:
-    return None
+__all__ = ["run"]

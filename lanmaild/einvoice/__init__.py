@@ -6,6 +6,6 @@ incoming mail and route them.
 - ``pdf``       the XML files a PDF carries (pypdf: /EmbeddedFiles and /AF)
 - ``detect``    a whole mail or file: attachments, nested mails, zip archives; limits
 - ``scan``      runs ``detect`` before the pipeline, off the event loop, and marks the mail
-- ``settings``  the account's ``[einvoice]`` routes
+- ``settings``  the account's ``[einvoice_routing]``
 - ``stage``     the pipeline stage that routes by the verdict
 """

@@ -1,4 +1,5 @@
-"""``[einvoice]`` routing of an e-invoice mailbox (account ``einvoice = true``).
+"""``[einvoice_routing]`` of an e-invoice mailbox (account ``einvoice = true``; TOML allows
+no table of the same name as the ``einvoice`` key, hence the longer name).
 
     invoices_to = "buchhaltung; steuerbuero@kanzlei.example"   # where e-invoices go
     keep_invoices = true        # and a copy stays in this mailbox
@@ -42,7 +43,7 @@ def _targets(t: Table, key: str) -> tuple[str, ...]:
 
 
 def parse(path: Path, text: str, data) -> EinvoiceSettings:
-    t = Table(path, text, "einvoice", data)
+    t = Table(path, text, "einvoice_routing", data)
     cfg = EinvoiceSettings(
         invoices_to=_targets(t, "invoices_to"), keep_invoices=t.get("keep_invoices", bool, True),
         others_to=_targets(t, "others_to"), keep_others=t.get("keep_others", bool, True),
@@ -56,23 +57,23 @@ def of(cfg, account: str) -> EinvoiceSettings | None:
     a = cfg.account(account)
     if a is None or not a.einvoice:
         return None
-    return a.extra.get("einvoice", DEFAULT)
+    return a.extra.get("einvoice_routing", DEFAULT)
 
 
 def _check(cfg) -> None:
     for a in cfg.accounts.values():
-        s = a.extra.get("einvoice")
+        s = a.extra.get("einvoice_routing")
         path = cfg.config_dir / "accounts" / f"{a.name}.toml"
         if s is not None and not a.einvoice:
-            raise ConfigError(path, "[einvoice] routing needs einvoice = true", key="einvoice")
+            raise ConfigError(path, "[einvoice_routing] needs einvoice = true", key="einvoice_routing")
         for key in ("invoices_to", "others_to"):
             for item in getattr(s, key) if s is not None else ():
                 local, at, domain = item.rpartition("@") if "@" in item else ("", "", "")
                 name = item if not at else (local if cfg.is_local_domain(domain) else None)
                 if name is not None and cfg.account(name) is None and cfg.group(name) is None:
                     raise ConfigError(path, f"'{item}' is not a local account or group",
-                                      key=f"einvoice.{key}")
+                                      key=f"einvoice_routing.{key}")
 
 
-register_account_section("einvoice", parse)
+register_account_section("einvoice_routing", parse)
 register_config_check(_check)

@@ -1,6 +1,6 @@
 """The pipeline stage: route the mail of an e-invoice mailbox by the verdict of the scan
 (``scan.prescan``, made before the pipeline): e-invoices to ``invoices_to``, the rest to
-``others_to`` (each optional, with or without a copy in the mailbox)."""
+``others_to`` of ``[einvoice_routing]`` (each optional, with or without a copy in the mailbox)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ def _check(cfg) -> None:
         s = a.extra.get("einvoice_routing")
         path = cfg.config_dir / "accounts" / f"{a.name}.toml"
         if s is not None and not a.einvoice:
-            raise ConfigError(path, "[einvoice_routing] needs einvoice = true", key="einvoice_routing")
+            raise ConfigError(path, "[einvoice_routing] needs einvoice = true",
+                              key="einvoice_routing")
         for key in ("invoices_to", "others_to"):
             for item in getattr(s, key) if s is not None else ():
                 local, at, domain = item.rpartition("@") if "@" in item else ("", "", "")

@@ -34,6 +34,8 @@ One package per concern, as in mox:
                 its stage is plugged into the pipeline, its memory is ``store.autoreply``.
 - ``sms``       the SMS notification service (HTTP gateway template), fed by the
                 pipeline's ``sms`` stage after the delivery commit, never awaited by it.
+- ``einvoice``  e-invoice detection (lxml, pypdf), scanned before the pipeline in a thread,
+                routed by its stage.
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.

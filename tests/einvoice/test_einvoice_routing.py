@@ -17,7 +17,14 @@ from loopprobe import LoopProbe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "smtp"))
 
-from smtp_testlib import addr, raw_messages, send, subjects, wait_delivered  # noqa: E402
+from smtp_testlib import (  # noqa: E402
+    addr,
+    raw_messages,
+    send,
+    smtp,
+    subjects,
+    wait_delivered,
+)
 
 ROUTES = ('einvoice = true\n[einvoice_routing]\ninvoices_to = "buchhaltung"\n'
           'keep_invoices = false\nothers_to = "info"\nkeep_others = false\n')
@@ -134,3 +141,42 @@ def test_routing_settings_are_checked(daemon_factory):
     path.write_text(base + 'einvoice = true\n[einvoice_routing]\ninvoices_to = "nobody"\n')
     out = d.ctl("config", "check")
     assert out.returncode != 0 and "einvoice_routing.invoices_to" in out.stderr
+
+
+def test_whole_corpus_through_lanmaild(daemon_factory):
+    """Every corpus file, attached directly, inside an attached mail, or zipped (in turn),
+    reaches the route its MANIFEST row says (EN 16931 invoices and credit notes to
+    invoices_to, everything else to others_to)."""
+    import csv
+
+    base = shared_dir("einvoice")
+    with open(base / "MANIFEST.tsv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    d = mailbox(daemon_factory)
+    d.limits_toml = "message_size = 60000000"
+    d.write_main()
+    d.restart()
+    s = smtp(d)
+    for i, row in enumerate(rows):
+        name, data = corpus(row["path"])
+        if i % 3 == 1:
+            inner = email.message_from_bytes(mail_with("inner", [(name, data)]), policy=SMTP)
+            msg = EmailMessage(policy=SMTP)
+            msg["From"], msg["To"] = "lieferant@remote.example", addr("rechnung")
+            msg["Subject"] = row["path"]
+            msg.set_content("forwarded\n")
+            msg.add_attachment(inner)
+            raw = msg.as_bytes()
+        elif i % 3 == 2:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(name, data)
+            raw = mail_with(row["path"], [(name + ".zip", buf.getvalue())])
+        else:
+            raw = mail_with(row["path"], [(name, data)])
+        s.sendmail("lieferant@remote.example", [addr("rechnung")], raw)
+    s.quit()
+    wait_delivered(d, timeout=120)
+    want = {r["path"] for r in rows if r["expected"] != "none" and r["en16931"] == "yes"}
+    assert set(subjects(d, "buchhaltung")) == want
+    assert set(subjects(d, "info")) == {r["path"] for r in rows} - want

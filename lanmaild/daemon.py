@@ -30,6 +30,7 @@ SERVICES = (
     "lanmaild.delivery",
     "lanmaild.transports",
     "lanmaild.sms",
+    "lanmaild.fetch",
     "lanmaild.smtp",
     "lanmaild.imap",
     "lanmaild.pop3",

@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 # curl (imap:// pop3:// smtp://), socat (raw control socket), openssl, man (man page check),
 # strace (the durability proof: fsync before every 250/+OK/OK); for the outgoing
 # transports: openssh-server (SFTP), php-cli (the seed's receiver, the webspace script),
-# dnsmasq-base (MX records), e2fsprogs (chattr: a folder read-only even for root).
+# dnsmasq-base (MX records), e2fsprogs (chattr: a folder read-only even for root);
+# dovecot-imapd/-pop3d (the provider mailbox the external-account fetch tests use).
 DEB_PACKAGES=(swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl isync
               fetchmail curl socat openssl man-db ca-certificates python3-venv strace
-              openssh-server php-cli dnsmasq-base e2fsprogs)
+              openssh-server php-cli dnsmasq-base e2fsprogs dovecot-imapd dovecot-pop3d)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -74,7 +74,8 @@ def _load_extensions() -> None:
 
 
 EXTENSIONS = ("lanmaild.transports.settings", "lanmaild.autoresponder.settings",
-              "lanmaild.sms.settings", "lanmaild.einvoice.settings")
+              "lanmaild.sms.settings", "lanmaild.einvoice.settings",
+              "lanmaild.fetch.settings")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -161,3 +161,11 @@ def check_file(name: str, data: bytes) -> Verdict:
         return check_mail(data)
     except Exception as exc:  # noqa: BLE001
         return Verdict(container=kind or "eml", reasons=[f"cannot check: {exc}"])
+
+
+def scan_and_mark(raw: bytes) -> tuple[bytes, Verdict]:
+    """What the scanning process runs for a mail: its verdict and the marked message."""
+    from .header import mark
+
+    verdict = check_mail(raw)
+    return mark(raw, verdict), verdict

@@ -20,6 +20,7 @@ queue id.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import ipaddress
 import logging
@@ -52,6 +53,9 @@ def header_block(content: bytes) -> bytes:
 
 def count_hops(header: bytes) -> int:
     return len(_HOPS.findall(header))
+
+
+PARSE_INLINE = 1 << 20  # bytes: bigger messages are parsed in a worker thread
 
 
 class PolicyHandler:
@@ -203,7 +207,9 @@ class PolicyHandler:
             if not _DATE.search(header):
                 prefix += b"Date: " + email.utils.formatdate(localtime=True).encode() + b"\r\n"
         raw = prefix + content
-        parsed = parse_message(raw)
+        # parse once (IMAP needs it later); a big message is parsed off the loop
+        parsed = await asyncio.to_thread(parse_message, raw) if len(raw) > PARSE_INLINE \
+            else parse_message(raw)
         sender = _sender(envelope)
         auth_account = account.key if account is not None and session.authenticated else None
         trusted = self._trusted(server)

@@ -4,7 +4,8 @@
 messages), ``store.queue`` (accepted mail waiting for the delivery pipeline),
 ``store.delivery`` (the pipeline's result, written in one transaction), ``store.outbound``
 (what the outgoing transports take and report back), ``store.autoreply`` (who got an
-automatic reply when; written inside the delivery transaction) and
+automatic reply when; written inside the delivery transaction), ``store.fetch`` (what was
+taken from external mailboxes; written with the queue entry) and
 ``store.archive``. Nothing outside this package sees a transaction. Engine notes are in
 ``db``; table layout notes in each module.
 To move to PostgreSQL, this package is what gets rewritten.
@@ -18,6 +19,7 @@ from pathlib import Path
 from .archive import ArchiveStore
 from .db import Database, QueryTimeout, StoreError, Tx
 from .delivery import DeliveryStore
+from .fetchstate import FetchStore
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
 from .outbound import OutboundMessage, OutboundRecipient, OutboundResult, OutboundStore
@@ -40,6 +42,7 @@ class Store:
         self.mail = MailboxStore(self.db, self.notify)
         self.queue = QueueStore(self.db)
         self.outbound = OutboundStore(self.db)
+        self.fetch = FetchStore(self.db)
         self.archive = ArchiveStore(self.db)
         self.delivery = DeliveryStore(self.db, self.notify)
 

@@ -29,6 +29,12 @@ def _v6() -> str:
     return autoreply.SCHEMA
 
 
+def _v7() -> str:
+    from . import fetchstate
+
+    return fetchstate.SCHEMA
+
+
 MIGRATIONS: list[tuple[int, object]] = [
     (1, _v1),
     (2, _v2),  # folder_keyword: the keywords in use per folder (IMAP FLAGS at SELECT)
@@ -39,6 +45,7 @@ MIGRATIONS: list[tuple[int, object]] = [
     (5, "ALTER TABLE queue_msg ADD COLUMN account TEXT;\n"
         "ALTER TABLE queue_rcpt ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"),
     (6, _v6),  # autoreply_sent: one automatic reply per sender per period (RFC 3834)
+    (7, _v7),  # fetch_seen, fetch_folder: what was fetched from external mailboxes
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     archive,
     autoresponder,
     config,
+    external,
     groups,
     mail,
     outgoing,

@@ -1,0 +1,153 @@
+"""``lanmailctl external add|modify|delete|list|show|fetch ACCOUNT ...`` (control API ops
+``external.*``): the seed's "External Accounts" tab."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from ..cli import JSON_OPTION, emit, fail, print_table, read_password, state
+
+external_app = typer.Typer(no_args_is_help=True,
+                           help="External mailboxes (POP3/IMAP at a provider) fetched into "
+                                "an account.")
+
+ACCOUNT = typer.Argument(..., metavar="ACCOUNT")
+MAILBOX = typer.Argument(..., metavar="NAME", help="the external mailbox's name")
+
+
+def _opts(protocol, host, port, tls, verify_tls, user, folder, keep, delete_after_days,
+          multidrop, fallback, interval, enabled, password_stdin) -> dict:
+    values = {"protocol": protocol, "host": host, "port": port, "tls": tls,
+              "verify_tls": verify_tls, "user": user, "folders": folder or None,
+              "keep": keep, "delete_after_days": delete_after_days, "multidrop": multidrop,
+              "fallback": fallback, "interval": interval, "enabled": enabled}
+    values = {k: v for k, v in values.items() if v is not None}
+    if password_stdin:
+        values["password"] = read_password(True)
+    return values
+
+
+PROTOCOL = typer.Option(None, "--protocol", help="pop3 or imap")
+HOST = typer.Option(None, "--host")
+PORT = typer.Option(None, "--port", help="default 995/110 (pop3), 993/143 (imap) by --tls")
+TLS = typer.Option(None, "--tls", help="implicit (default), starttls or none")
+VERIFY = typer.Option(None, "--verify-tls/--no-verify-tls",
+                      help="check the server's certificate (default on; off only for a "
+                           "provider's self-signed certificate)")
+USER = typer.Option(None, "--user")
+FOLDER = typer.Option(None, "--folder", help="IMAP folder to fetch (repeatable; default INBOX)")
+KEEP = typer.Option(None, "--keep/--delete", help="leave the mail on the server, or delete "
+                                                  "it once delivered")
+DAYS = typer.Option(None, "--delete-after-days", help="with --keep: delete after N days")
+MULTIDROP = typer.Option(None, "--multidrop/--no-multidrop",
+                         help="distribute by recipient to the local accounts")
+FALLBACK = typer.Option(None, "--fallback", help="multidrop: account for unmatched mail")
+INTERVAL = typer.Option(None, "--interval", help="own check interval (e.g. 10m)")
+ENABLED = typer.Option(None, "--enabled/--disabled")
+PASSWORD = typer.Option(False, "--password-stdin", help="read the password from stdin")
+
+
+@external_app.command("add")
+def add(name: str = ACCOUNT, mailbox: str = MAILBOX, protocol: str = PROTOCOL,
+        host: str = HOST, port: int = PORT, tls: str = TLS, verify_tls: bool = VERIFY,
+        user: str = USER, folder: list[str] = FOLDER, keep: bool = KEEP,
+        delete_after_days: int = DAYS, multidrop: bool = MULTIDROP, fallback: str = FALLBACK,
+        interval: str = INTERVAL, enabled: bool = ENABLED, password_stdin: bool = PASSWORD,
+        json_: bool = JSON_OPTION) -> None:
+    """Add an external mailbox (the password comes from stdin: --password-stdin)."""
+    if not password_stdin:
+        fail("give the mailbox's password on stdin with --password-stdin", 2)
+    values = _opts(protocol, host, port, tls, verify_tls, user, folder, keep,
+                   delete_after_days, multidrop, fallback, interval, enabled, password_stdin)
+    emit(state.call("external.add", name=name, mailbox=mailbox, **values),
+         lambda r: typer.echo(f"external mailbox {r['mailbox']} added to {r['account']}"),
+         json_)
+
+
+@external_app.command("modify")
+def modify(name: str = ACCOUNT, mailbox: str = MAILBOX, protocol: str = PROTOCOL,
+           host: str = HOST, port: int = PORT, tls: str = TLS, verify_tls: bool = VERIFY,
+           user: str = USER, folder: list[str] = FOLDER, keep: bool = KEEP,
+           delete_after_days: int = DAYS, multidrop: bool = MULTIDROP,
+           fallback: str = FALLBACK, interval: str = INTERVAL, enabled: bool = ENABLED,
+           password_stdin: bool = PASSWORD, json_: bool = JSON_OPTION) -> None:
+    """Change settings of an external mailbox."""
+    values = _opts(protocol, host, port, tls, verify_tls, user, folder, keep,
+                   delete_after_days, multidrop, fallback, interval, enabled, password_stdin)
+    if not values:
+        fail("nothing to change: give an option (see --help)", 2)
+    emit(state.call("external.modify", name=name, mailbox=mailbox, **values),
+         lambda r: typer.echo(f"external mailbox {r['mailbox']} of {r['account']} changed"),
+         json_)
+
+
+@external_app.command("delete")
+def delete(name: str = ACCOUNT, mailbox: str = MAILBOX, json_: bool = JSON_OPTION) -> None:
+    """Remove an external mailbox (mail fetched so far stays)."""
+    emit(state.call("external.delete", name=name, mailbox=mailbox),
+         lambda r: typer.echo(f"external mailbox {r['mailbox']} of {r['account']} deleted"),
+         json_)
+
+
+def _when(ts: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "never"
+
+
+@external_app.command("list")
+def list_(name: str = typer.Argument(None, metavar="[ACCOUNT]"),
+          json_: bool = JSON_OPTION) -> None:
+    """External mailboxes with their last fetch (time, result, messages, error)."""
+
+    def human(items: list) -> None:
+        if not items:
+            typer.echo("no external mailboxes")
+            return
+        print_table(["ACCOUNT", "NAME", "PROTOCOL", "SERVER", "USER", "LAST FETCH", "RESULT",
+                     "FETCHED", "ERROR"],
+                    [[m["account"], m["name"], m["protocol"], f"{m['host']}:{m['port']}",
+                      m["user"], _when(m["status"].get("last", 0)), m["status"]["result"],
+                      m["status"].get("fetched", 0), m["status"].get("error", "")[:60]]
+                     for m in items])
+
+    emit(state.call("external.list", name=name), human, json_)
+
+
+@external_app.command("show")
+def show(name: str = ACCOUNT, json_: bool = JSON_OPTION) -> None:
+    """An account's external mailboxes with all settings (password as ***)."""
+
+    def human(items: list) -> None:
+        for m in items:
+            typer.echo(f"{m['name']}:")
+            for k, v in m.items():
+                if k not in ("name", "status", "account"):
+                    typer.echo(f"  {k}: {v}")
+            typer.echo(f"  last fetch: {_when(m['status'].get('last', 0))} "
+                       f"{m['status']['result']} {m['status'].get('error', '')}")
+
+    emit(state.call("external.list", name=name), human, json_)
+
+
+@external_app.command("fetch")
+def fetch(name: str = ACCOUNT, mailbox: str = typer.Argument(None, metavar="[NAME]"),
+          json_: bool = JSON_OPTION) -> None:
+    """Fetch now and print what happened."""
+
+    def human(items: list) -> None:
+        for r in items:
+            if r["error"]:
+                typer.echo(f"{r['mailbox']}: FAILED: {r['error']}")
+            else:
+                typer.echo(f"{r['mailbox']}: {r['fetched']} fetched, {r['deleted']} deleted "
+                           f"on the server, {r['seen']} fetched before ({r['seconds']} s)")
+
+    result = state.call("external.fetch", name=name, mailbox=mailbox)
+    emit(result, human, json_)
+    if any(r["error"] for r in result):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(external_app, name="external")

@@ -1,0 +1,160 @@
+"""external.*: an account's external mailboxes ([[external]] in its file) and fetching now."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tomlkit
+
+from ...config import ConfigError
+from ...config.apply import accounts_dir, apply_change
+from ...config.writer import Change, find_item_file
+from ..registry import OpError, arg, op
+
+KEYS = {"protocol": str, "host": str, "port": int, "tls": str, "verify_tls": bool,
+        "ca_file": str, "user": str, "password": str, "folders": list, "keep": bool,
+        "delete_after_days": int, "multidrop": bool, "fallback": str, "interval": str,
+        "enabled": bool}
+
+
+def _account(runtime, name: str):
+    account = runtime.config.account(name)
+    if account is None:
+        raise OpError("not_found", f"no account '{name}'")
+    return account
+
+
+def mailbox_json(mb, state: dict | None) -> dict:
+    data = dataclasses.asdict(mb)
+    data["password"] = "***" if mb.password else ""
+    data["folders"] = list(mb.folders)
+    data["status"] = state or {"result": "never"}
+    return data
+
+
+@op("external.list")
+async def external_list(runtime, args: dict) -> list:
+    """External mailboxes (of one account, or all) with their last fetch."""
+    name = arg(args, "name", required=False)
+    fetcher = runtime.services.get("fetch")
+    status = fetcher.status() if fetcher is not None else {}
+    out = []
+    for account in runtime.config.accounts.values():
+        if name is not None and account.key != name.lower():
+            continue
+        for mb in account.extra.get("external", ()):
+            out.append({"account": account.name,
+                        **mailbox_json(mb, status.get(f"{account.key}/{mb.name}"))})
+    if name is not None:
+        _account(runtime, name)
+    return out
+
+
+@op("external.fetch")
+async def external_fetch(runtime, args: dict) -> list:
+    """Fetch now: one mailbox, or all of the account's; what happened per mailbox."""
+    account = _account(runtime, arg(args, "name"))
+    only = arg(args, "mailbox", required=False)
+    fetcher = runtime.services.get("fetch")
+    boxes = [mb for mb in account.extra.get("external", ())
+             if only is None or mb.name.lower() == only.lower()]
+    if not boxes:
+        raise OpError("not_found", f"account {account.name} has no external mailbox"
+                      + (f" '{only}'" if only else ""))
+    out = []
+    for mb in boxes:
+        r = await fetcher.fetch_now(account.key, mb.name)
+        out.append({"mailbox": mb.name, "fetched": r.fetched, "deleted": r.deleted,
+                    "seen": r.seen, "error": r.error, "seconds": r.seconds})
+    return out
+
+
+def _edit(runtime, account, mailbox: str, build_item) -> None:
+    def build(change: Change) -> None:
+        path = find_item_file(accounts_dir(runtime.config_dir), account.name)
+        doc = change.doc(path)
+        items = doc.get("external")
+        if items is None:
+            items = tomlkit.aot()
+            doc["external"] = items
+        build_item(items)
+        if len(items) == 0:
+            del doc["external"]
+        change.put(path, doc, 0o600)
+
+    return build
+
+
+async def _apply(runtime, build, what: str) -> None:
+    try:
+        await apply_change(runtime, build, what=what)
+    except ConfigError as exc:
+        raise OpError("config", str(exc)) from None
+
+
+def _values(args: dict) -> dict:
+    return {k: v for k, kind in KEYS.items()
+            if (v := arg(args, k, kind, required=False)) is not None}
+
+
+@op("external.add")
+async def external_add(runtime, args: dict) -> dict:
+    """Add an external mailbox to an account."""
+    account = _account(runtime, arg(args, "name"))
+    mailbox = arg(args, "mailbox")
+    values = _values(args)
+    if any(m.name.lower() == mailbox.lower() for m in account.extra.get("external", ())):
+        raise OpError("exists", f"account {account.name} already has an external mailbox "
+                      f"'{mailbox}'")
+
+    def add(items) -> None:
+        table = tomlkit.table()
+        table["name"] = mailbox
+        for k, v in values.items():
+            table[k] = v
+        items.append(table)
+
+    await _apply(runtime, _edit(runtime, account, mailbox, add),
+                 f"account {account.name}: external mailbox {mailbox} added")
+    return {"account": account.name, "mailbox": mailbox}
+
+
+@op("external.modify")
+async def external_modify(runtime, args: dict) -> dict:
+    """Change settings of an external mailbox (the keys given)."""
+    account = _account(runtime, arg(args, "name"))
+    mailbox = arg(args, "mailbox")
+    values = _values(args)
+
+    def modify(items) -> None:
+        for table in items:
+            if str(table.get("name", "")).lower() == mailbox.lower():
+                for k, v in values.items():
+                    table[k] = v
+                return
+        raise OpError("not_found", f"account {account.name} has no external mailbox "
+                      f"'{mailbox}'")
+
+    await _apply(runtime, _edit(runtime, account, mailbox, modify),
+                 f"account {account.name}: external mailbox {mailbox} changed: "
+                 + ", ".join(sorted(values)))
+    return {"account": account.name, "mailbox": mailbox}
+
+
+@op("external.delete")
+async def external_delete(runtime, args: dict) -> dict:
+    """Remove an external mailbox from an account (mail already fetched stays)."""
+    account = _account(runtime, arg(args, "name"))
+    mailbox = arg(args, "mailbox")
+
+    def delete(items) -> None:
+        for i, table in enumerate(items):
+            if str(table.get("name", "")).lower() == mailbox.lower():
+                del items[i]
+                return
+        raise OpError("not_found", f"account {account.name} has no external mailbox "
+                      f"'{mailbox}'")
+
+    await _apply(runtime, _edit(runtime, account, mailbox, delete),
+                 f"account {account.name}: external mailbox {mailbox} deleted")
+    return {"account": account.name, "mailbox": mailbox, "deleted": True}

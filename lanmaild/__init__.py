@@ -36,6 +36,8 @@ One package per concern, as in mox:
                 pipeline's ``sms`` stage after the delivery commit, never awaited by it.
 - ``einvoice``  e-invoice detection (lxml, pypdf), scanned before the pipeline in a thread,
                 routed by its stage.
+- ``fetch``     external mailboxes (POP3/IMAP at a provider): the scheduler service and
+                the exactly-once fetch (``store.fetchstate``).
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.

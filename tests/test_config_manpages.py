@@ -22,6 +22,7 @@ from lanmaild.control.ops import (  # noqa: F401
     accounts,
     autoresponder,
     config,
+    external,
     groups,
     outgoing,
     queue,
@@ -66,7 +67,7 @@ def test_every_foundation_op_is_documented() -> None:
     text = rendered("lanmail-api.7")
     ours = [name for name in OPS if name.split(".")[0] in (
         "account", "group", "config", "queue", "outgoing", "dkim", "transport",
-        "autoresponder", "sms") or
+        "autoresponder", "sms", "external") or
         "." not in name]
     assert len(ours) >= 14
     for name in ours:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import typer
 
 from ..cli import JSON_OPTION, print_json, state
@@ -36,6 +37,11 @@ def register(app: typer.Typer) -> None:
             o = services["outgoing"]
             typer.echo(f"  outgoing: {o['sent']} sent, {o['deferred']} deferred, "
                        f"{o['failed']} failed since start, {o['in_flight']} in flight")
+        for name, f in sorted(services.get("fetch", {}).items()):
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f["last"])) \
+                if f["last"] else "never"
+            typer.echo(f"  external {name}: last fetch {when}, {f['result']}, "
+                       f"{f['fetched']} fetched" + (f"; {f['error']}" if f["error"] else ""))
         if services.get("sms", {}).get("gateway"):
             s = services["sms"]
             typer.echo(f"  sms: {s['sent']} sent, {s['failed']} failed, {s['suppressed']} "

@@ -34,6 +34,8 @@ Stages (full run; --quick in brackets):
   imap-big    the IMAP steps without the concurrent downloads [login_select, fetch_headers]
   outgoing    5,000 [500] 10 KB mails to internet recipients, relayed to a smarthost sink
               (smtp-sink): relayed msgs/s, duplicates, missing (issue 8; bench/outgoing.py)
+  fetch       10,000 [1,000] 10 KB messages in a provider Dovecot, fetched over POP3 and
+              IMAP by lanmaild and by fetchmail into the anchor: msgs/s (issue 10; fetch.py)
   einvoice    lanmaild only: the detector's CPU over the shared e-invoice corpus, and the
               delivered rate of corpus mails to an e-invoice mailbox and to a plain account
               (issue 11; bench/einvoice.py)
@@ -82,7 +84,7 @@ SETTLE_SECONDS = 2.0  # idle time after a fill, before the measured stages
 ANCHOR_PORTS = (10025, 10143, 10110)
 ANCHOR_PIDFILES = ("/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")
 ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "clients",
-              "fill-big", "imap-big", "outgoing", "einvoice")
+              "fill-big", "imap-big", "outgoing", "einvoice", "fetch")
 IMAP_STEPS = ("login_select", "fetch_headers", "search_from", "search_text", "fetch_full",
               "store_seen", "concurrent_full")
 
@@ -760,6 +762,7 @@ class Server:
     pids: list[int] = field(default_factory=list)
     served: set = field(default_factory=set)
     big_mailbox: str = ""
+    control: str = ""  # lanmaild's control socket (the fetch stage configures through it)
 
     def mailbox(self, box: str) -> str:
         if box == "small":
@@ -1059,6 +1062,11 @@ TARGETS = (
     ("mbsync upload", "mbsync.upload", {}, "seconds", "time", 1.0),
     # issue 8: relay through a smarthost, >= 2x Postfix's rate (and no duplicates)
     ("outgoing relay to a smarthost, 10 KB", "outgoing.relay", {}, "relayed_msgs_per_s", "rate",
+     2.0),
+    # issue 10: fetching from a provider, >= 2x fetchmail into Postfix+Dovecot
+    ("fetch over POP3 (10 KB messages)", "fetch", {"protocol": "pop3"}, "msgs_per_s", "rate",
+     2.0),
+    ("fetch over IMAP (10 KB messages)", "fetch", {"protocol": "imap"}, "msgs_per_s", "rate",
      2.0),
     # issue 11: the corpus scans in under 2 s of CPU (lanmaild alone)
     ("e-invoice corpus scan, CPU s", "einvoice.scan", {}, "cpu_s", "abs", 2.0),
@@ -1501,6 +1509,36 @@ class Bench:
         print(f"   {srv.label:<32} einvoice: corpus scan {scan['cpu_s']} s CPU for "
               f"{scan['mb']} MB ({scan['ms_per_mb']} ms/MB, {scan['found']} found)", flush=True)
 
+    def fetch_stage(self, servers: list[Server]) -> None:
+        import fetch
+
+        p = self.plan
+        n = 1000 if p.smtp_n <= 500 else 10000
+        provider = fetch.Provider()
+        try:
+            t0 = time.monotonic()
+            provider.fill(n, p.smtp_size)
+            print(f"   provider mailbox filled with {n} messages in "
+                  f"{time.monotonic() - t0:.0f} s", flush=True)
+            for r in range(1, p.repeat + 1):
+                for srv in servers:
+                    for protocol in ("pop3", "imap"):
+                        def run(srv=srv, protocol=protocol, r=r):
+                            if srv.role == "lanmail":
+                                m = fetch.lanmaild_fetch(srv, srv.control, provider, protocol,
+                                                         n, p.deliver_timeout)
+                            else:
+                                m = fetch.fetchmail_fetch(srv, provider, protocol, n,
+                                                          p.deliver_timeout)
+                            self.rep.result(srv, "fetch", {"protocol": protocol}, r, m)
+                            print(f"   {srv.label:<32} fetch {protocol}: {m['msgs_per_s']} "
+                                  f"msgs/s, duplicates {m['duplicates']}", flush=True)
+
+                        self.guarded(srv, "fetch", {"protocol": protocol}, {"smtp", "imap"},
+                                     lambda _srv, fn=run: fn())
+        finally:
+            provider.stop()
+
     # ------------------------------------------------------------------ driver
     def guarded(self, srv: Server, test: str, params: dict, need: set, fn, *a) -> bool:
         if not need <= srv.served:
@@ -1556,6 +1594,8 @@ class Bench:
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
                         self.guarded(srv, stage, {}, {"imap"}, fn, r)
+            elif stage == "fetch":
+                self.fetch_stage(servers)
             elif stage == "einvoice":
                 for r in range(1, p.repeat + 1):
                     for srv in servers:
@@ -1684,6 +1724,7 @@ def cmd_run(a) -> int:
                           outgoing.lanmaild_toml(plan.sink_port))
             try:
                 srv = lm.start(a.start_timeout)
+                srv.control = str(lm.dir / "data" / "lanmaild.sock")
                 missing = {"smtp", "imap", "pop3"} - srv.served
                 print(f"lanmaild pid {srv.pids[0]} config {lm.dir}: serves "
                       f"{', '.join(sorted(srv.served))}"

@@ -93,7 +93,7 @@ async def _queue(runtime, where, key: str, account: str, mb, raw: bytes, size: i
     raw = received(cfg, account, mb, mb.protocol) + normalize_crlf(raw)
     parsed = await asyncio.to_thread(parse_message, raw)
     qid = await runtime.store.fetch.enqueue_fetched(
-        where, key, message_id, raw, parsed, envelope_sender(raw),
+        where, key, message_id, size, raw, parsed, envelope_sender(raw),
         recipients(cfg, account, mb, raw))
     if qid is None:
         return False

@@ -39,12 +39,13 @@ CREATE TABLE fetch_folder (
 
 
 def _enqueue_fetched_tx(tx: Tx, where: tuple[str, str, str], key: str, message_id: str,
-                        raw: bytes, parsed, sender: str, recipients: list[str]) -> int | None:
+                        size: int, raw: bytes, parsed, sender: str,
+                        recipients: list[str]) -> int | None:
     account, mailbox, folder = where
     cur = tx.execute(
         "INSERT OR IGNORE INTO fetch_seen (account, mailbox, folder, key, message_id, size,"
         " fetched) VALUES (?,?,?,?,?,?,?)",
-        (account, mailbox, folder, key, message_id, len(raw), int(time.time())))
+        (account, mailbox, folder, key, message_id, size, int(time.time())))
     if cur.rowcount == 0:
         return None  # fetched before (a second fetcher, or a retry): never twice
     return enqueue_tx(tx, raw, parsed, sender, [(r, "incoming") for r in recipients], "fetch")
@@ -55,12 +56,13 @@ class FetchStore:
         self.db = db
 
     async def enqueue_fetched(self, where: tuple[str, str, str], key: str, message_id: str,
-                              raw: bytes, parsed, sender: str,
+                              size: int, raw: bytes, parsed, sender: str,
                               recipients: list[str]) -> int | None:
-        """Queue a fetched message and remember it, in one commit (durable on return);
-        None if it was remembered already (then nothing is queued)."""
-        return await self.db.write(_enqueue_fetched_tx, where, key, message_id, raw, parsed,
-                                   sender, recipients)
+        """Queue a fetched message and remember it (with its Message-ID and its size on
+        the server), in one commit (durable on return); None if it was remembered
+        already (then nothing is queued)."""
+        return await self.db.write(_enqueue_fetched_tx, where, key, message_id, size, raw,
+                                   parsed, sender, recipients)
 
     async def seen(self, where: tuple[str, str, str]) -> dict[str, tuple[str, int, int]]:
         """key -> (message_id, size, fetched) of what was taken from this folder."""

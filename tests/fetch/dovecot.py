@@ -75,7 +75,12 @@ service pop3-login {{
   }}
 }}
 """)
-        self.proc = subprocess.Popen([exe, "-F", "-c", str(root / "dovecot.conf")],
+        self.exe = exe
+        self._run()
+
+    def _run(self) -> None:
+        root = self.root
+        self.proc = subprocess.Popen([self.exe, "-F", "-c", str(root / "dovecot.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -94,6 +99,16 @@ service pop3-login {{
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+    def renumber(self) -> None:
+        """What a provider's server migration does: a new UIDVALIDITY for the INBOX
+        (Dovecot makes one when its UID list and index are gone)."""
+        self.stop()
+        for path in (self.root / "mail").rglob("*"):
+            if path.name.startswith(("dovecot-uidlist", "dovecot.index")):
+                path.unlink()
+        time.sleep(1.1)  # UIDVALIDITY is a timestamp: make sure it differs
+        self._run()
 
     def imap(self) -> imaplib.IMAP4:
         c = imaplib.IMAP4("127.0.0.1", self.ports["imap"])

@@ -162,3 +162,57 @@ def test_scheduled_fetch(daemon_factory, dovecot):
     wait_for(lambda: len(mail_list(d, "meier")) == 2, timeout=30, what="the next interval")
     status = json.loads(d.ctl("--json", "status").stdout)["services"]["fetch"]
     assert status["meier/p"]["result"] == "ok" and status["meier/p"]["total"] == 2
+
+
+def test_uidvalidity_change_resyncs_by_message_id(daemon_factory, dovecot):
+    dovecot.append([msg(1), msg(2)])
+    d = with_external(daemon_factory, dovecot.external_toml("p", "imap"))
+    assert fetch(d)[0]["fetched"] == 2
+    dovecot.renumber()
+    dovecot.append([msg(3)])
+    r = fetch(d)
+    assert r[0]["fetched"] == 1 and r[0]["error"] == "", r  # only the new one
+    assert "UIDVALIDITY changed" in d.log()
+    wait_delivered(d)
+    assert len(mail_list(d, "meier")) == 3
+
+
+def test_delete_after_days(daemon_factory, dovecot):
+    import sqlite3
+
+    dovecot.append([msg(1), msg(2)])
+    d = with_external(daemon_factory, dovecot.external_toml("p", "pop3",
+                                                            delete_after_days=3))
+    assert fetch(d)[0]["fetched"] == 2
+    assert fetch(d)[0]["deleted"] == 0 and dovecot.count() == 2  # not old enough yet
+    with sqlite3.connect(d.data / "lanmail.db", timeout=30) as conn:  # four days later
+        conn.execute("UPDATE fetch_seen SET fetched = fetched - 4 * 86400")
+    r = fetch(d)
+    assert r[0]["deleted"] == 2 and r[0]["fetched"] == 0
+    assert dovecot.count() == 0
+    wait_delivered(d)
+    assert len(mail_list(d, "meier")) == 2
+
+
+def test_time_window_holds_scheduled_fetches(daemon_factory, dovecot):
+    import datetime as dt
+
+    from lanmaild.fetch.settings import DAYS, parse_window
+
+    w = parse_window("Mon-Fri 07:00-19:00")
+    assert w.open(dt.datetime(2026, 12, 4, 12, 0)) and not w.open(dt.datetime(2026, 12, 5, 12))
+    assert not w.open(dt.datetime(2026, 12, 4, 19, 30))
+    tomorrow = DAYS[(dt.datetime.now().weekday() + 1) % 7].capitalize()
+    dovecot.append([msg(1)])
+    d = daemon_factory(accounts={"meier": {}}, start=False,
+                       extra_toml=f'[fetch]\ninterval = "10s"\nwindow = "{tomorrow} 00:00-23:59"\n')
+    path = d.conf / "accounts" / "meier.toml"
+    path.write_text(path.read_text() + dovecot.external_toml("p", "imap"))
+    d.start()
+    time.sleep(7)  # more than a scheduler tick: outside the window nothing is fetched
+    assert mail_list(d, "meier") == []
+    assert fetch(d)[0]["fetched"] == 1  # by hand it always works
+    bad = d.conf / "lanmaild.toml"
+    bad.write_text(bad.read_text().replace(f"{tomorrow} 00:00-23:59", "Monday to Friday"))
+    out = d.ctl("config", "check")
+    assert out.returncode != 0 and "fetch.window" in out.stderr

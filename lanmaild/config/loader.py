@@ -15,6 +15,7 @@ a check that needs the whole configuration (an account limit under the global on
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import re
 import tomllib
@@ -46,6 +47,9 @@ Overlay = dict[Path, "str | None"]
 _account_sections: dict[str, SectionValidator] = {}
 _main_sections: dict[str, SectionValidator] = {}
 _config_checks: list[Callable[[Config], None]] = []
+# The files a load validates from staged text (a change about to be written): their
+# mode on disk is not what they will have (the writer makes files with secrets 0600/0640).
+STAGED: contextvars.ContextVar[frozenset] = contextvars.ContextVar("staged", default=frozenset())
 
 
 def register_account_section(name: str, validator: SectionValidator) -> None:
@@ -449,6 +453,14 @@ def load_config(config_dir: Path | str, overlay: Overlay | None = None) -> Confi
     is validated as part of the complete configuration while the disk is still untouched.
     """
     _load_extensions()
+    token = STAGED.set(frozenset(overlay or ()))
+    try:
+        return _load_config(config_dir, overlay)
+    finally:
+        STAGED.reset(token)
+
+
+def _load_config(config_dir: Path | str, overlay: Overlay | None) -> Config:
     base = Path(config_dir).resolve()
     if not base.is_dir():
         raise ConfigError(base, "config directory not found")

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ..config.errors import ConfigError
 from ..config.loader import (
+    STAGED,
     Table,
     register_account_section,
     register_config_check,
@@ -133,6 +134,8 @@ ACCOUNT_DEFAULT = OutgoingSettings(transport="default")
 
 
 def _check_secret_file(path: Path, text: str, table: str, key: str) -> None:
+    if path in STAGED.get():
+        return  # about to be written by lanmaild itself, 0600/0640 (config.writer)
     try:
         mode = path.stat().st_mode
     except OSError:

@@ -216,3 +216,16 @@ def test_time_window_holds_scheduled_fetches(daemon_factory, dovecot):
     bad.write_text(bad.read_text().replace(f"{tomorrow} 00:00-23:59", "Monday to Friday"))
     out = d.ctl("config", "check")
     assert out.returncode != 0 and "fetch.window" in out.stderr
+
+
+def test_adding_a_password_to_a_world_readable_file_tightens_it(daemon_factory, dovecot):
+    """The CLI writes the password and makes the file 0640 (a hand edit of a 0644 file
+    with a password is refused: tests/outgoing/test_outgoing_rules.py)."""
+    d = daemon_factory(accounts={"meier": {}})
+    path = d.conf / "accounts" / "meier.toml"
+    path.chmod(0o644)
+    out = d.ctl("external", "add", "meier", "p", "--protocol", "pop3", "--host", "127.0.0.1",
+                "--port", str(dovecot.ports["pop3"]), "--tls", "none", "--user", USER,
+                "--disabled", "--password-stdin", input=PASSWORD + "\n")
+    assert out.returncode == 0, out.stderr
+    assert path.stat().st_mode & 0o007 == 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import typer
@@ -143,10 +144,54 @@ def fetch(name: str = ACCOUNT, mailbox: str = typer.Argument(None, metavar="[NAM
                 typer.echo(f"{r['mailbox']}: {r['fetched']} fetched, {r['deleted']} deleted "
                            f"on the server, {r['seen']} fetched before ({r['seconds']} s)")
 
-    result = state.call("external.fetch", name=name, mailbox=mailbox)
+    if sys.stdout.isatty() and not (json_ or state.json):
+        result = _with_progress(name, mailbox)
+    else:
+        result = state.call("external.fetch", name=name, mailbox=mailbox)
     emit(result, human, json_)
     if any(r["error"] for r in result):
         raise typer.Exit(1)
+
+
+def _with_progress(name: str, mailbox: str | None) -> list:
+    """Run the fetch and show a progress bar from the daemon's status (polled on a second
+    connection) while it runs."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..client import Client, socket_path_from_config
+
+    done: dict = {}
+
+    def call() -> None:
+        try:
+            done["result"] = state.call("external.fetch", name=name, mailbox=mailbox)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in the main thread
+            done["error"] = exc
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    poller = Client(state.socket or socket_path_from_config(state.config_dir))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  transient=True) as bar:
+        tasks: dict[str, int] = {}
+        while worker.is_alive():
+            worker.join(0.3)
+            try:
+                items = poller.call("external.list", name=name)
+            except Exception:  # noqa: BLE001 - the bar is a nicety
+                continue
+            for m in items:
+                p = m["status"].get("progress")
+                if p is None or p["todo"] == 0:
+                    continue
+                if m["name"] not in tasks:
+                    tasks[m["name"]] = bar.add_task(m["name"], total=p["todo"])
+                bar.update(tasks[m["name"]], completed=p["fetched"], total=p["todo"])
+    if "error" in done:
+        raise done["error"]
+    return done["result"]
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ class Fetcher:
         self._task: asyncio.Task | None = None
         self._slots: asyncio.Semaphore | None = None
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}  # one session per mailbox
+        self._live: dict[tuple[str, str], FetchResult] = {}  # fetches under way
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="fetch")
@@ -56,7 +57,11 @@ class Fetcher:
                     await t
 
     def status(self) -> dict:
-        return {f"{a}/{n}": dict(s) for (a, n), s in self.state.items()}
+        out = {f"{a}/{n}": dict(s) for (a, n), s in self.state.items()}
+        for (a, n), live in self._live.items():
+            out.setdefault(f"{a}/{n}", {"result": "never"})["progress"] = {
+                "fetched": live.fetched, "todo": live.todo}
+        return out
 
     def _state(self, key: tuple[str, str]) -> dict:
         return self.state.setdefault(key, {"last": 0, "result": "never", "fetched": 0,
@@ -105,7 +110,11 @@ class Fetcher:
                     settings.global_fetch(self.runtime.config).concurrency)
             lock = self._locks.setdefault(key, asyncio.Lock())
             async with lock, self._slots:
-                result = await fetch_one(self.runtime, key[0], mb)
+                result = self._live[key] = FetchResult()
+                try:
+                    await fetch_one(self.runtime, key[0], mb, result)
+                finally:
+                    self._live.pop(key, None)
             self._record(key, mb, result)
             return result
         finally:

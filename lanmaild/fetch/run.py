@@ -32,6 +32,7 @@ class FetchResult:
     fetched: int = 0
     deleted: int = 0
     seen: int = 0  # on the server and fetched before
+    todo: int = 0  # new on the server when listed (the progress bar's total)
     error: str = ""
     kind: str = ""  # error kind (auth, tls, dns, connect, protocol)
     started: float = field(default_factory=time.time)
@@ -113,6 +114,7 @@ async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
     try:
         listing, by_uidl = await asyncio.to_thread(client.pop3_listing, conn)
         seen = await runtime.store.fetch.seen(where)
+        result.todo += sum(1 for _n, key, _s in listing if key not in seen)
         delete: list[int] = []
         for n, key, size in listing:
             if key in seen:
@@ -181,6 +183,7 @@ async def _imap_folder(runtime, conn, account: str, mb, folder: str,
             log.warning("%s/%s %s: UIDVALIDITY changed (%s -> %s): re-synchronised by "
                         "Message-ID + size", account, mb.name, folder, known, uidvalidity)
         seen = await store.seen(where)
+    result.todo += sum(1 for uid, _s, _m in listing if f"{uidvalidity}:{uid}" not in seen)
     delete: list[int] = []
     for uid, size, mid in listing:
         key = f"{uidvalidity}:{uid}"
@@ -203,8 +206,10 @@ async def _imap_folder(runtime, conn, account: str, mb, folder: str,
     await store.forget(where, gone)
 
 
-async def fetch_one(runtime, account: str, mb) -> FetchResult:
-    result = FetchResult()
+async def fetch_one(runtime, account: str, mb, result: FetchResult | None = None
+                    ) -> FetchResult:
+    """Fetch one mailbox; ``result`` (if given) is filled in as it goes (progress)."""
+    result = result if result is not None else FetchResult()
     t0 = time.monotonic()
     try:
         if mb.protocol == "pop3":

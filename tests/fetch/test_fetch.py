@@ -229,3 +229,36 @@ def test_adding_a_password_to_a_world_readable_file_tightens_it(daemon_factory, 
                 "--disabled", "--password-stdin", input=PASSWORD + "\n")
     assert out.returncode == 0, out.stderr
     assert path.stat().st_mode & 0o007 == 0
+
+
+def test_progress_while_fetching(daemon_factory, dovecot):
+    """external.list shows a fetch's progress while it runs; on a terminal lanmailctl
+    draws a bar from it (run under script(1) for a pseudo-terminal)."""
+    import shlex
+    import subprocess
+    import threading
+
+    n = 300
+    dovecot.append([msg(i) for i in range(n)])
+    d = with_external(daemon_factory, dovecot.external_toml("p", "pop3"))
+    seen = []
+
+    def poll() -> None:
+        for _ in range(400):
+            for m in d.api("external.list", name="meier")["result"]:
+                if "progress" in m["status"]:
+                    seen.append(m["status"]["progress"])
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    assert fetch(d)[0]["fetched"] == n
+    t.join()
+    assert seen and seen[-1]["todo"] == n and 0 <= seen[0]["fetched"] <= n
+    dovecot.append([msg(1000 + i) for i in range(50)])
+    cmd = [sys.executable, "-m", "lanmailctl.cli", "--config-dir", str(d.conf), "external",
+           "fetch", "meier"]
+    out = subprocess.run(["script", "-qec", shlex.join(cmd), "/dev/null"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "p: 50 fetched" in out.stdout

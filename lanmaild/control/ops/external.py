@@ -25,6 +25,7 @@ def _account(runtime, name: str):
 
 
 def mailbox_json(mb, state: dict | None) -> dict:
+    """Settings (password as ***) and ``status`` (last fetch; ``progress`` while one runs)."""
     data = dataclasses.asdict(mb)
     data["password"] = "***" if mb.password else ""
     data["folders"] = list(mb.folders)

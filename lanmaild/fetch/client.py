@@ -45,25 +45,36 @@ def classify(exc: BaseException) -> FetchError:
 # --------------------------------------------------------------------------- POP3
 
 
-def pop3_connect(mb, timeout: float = 60) -> poplib.POP3:
+def _connect(open_, login, close):
+    """open_() -> connection, then login; failures become FetchError with their kind."""
     try:
-        if mb.tls == "implicit":
-            conn = poplib.POP3_SSL(mb.host, mb.port, timeout=timeout, context=tls_context(mb))
-        else:
-            conn = poplib.POP3(mb.host, mb.port, timeout=timeout)
-            if mb.tls == "starttls":
-                conn.stls(context=tls_context(mb))
+        conn = open_()
         try:
-            conn.user(mb.user)
-            conn.pass_(mb.password)
-        except poplib.error_proto as exc:
-            conn.close()
+            login(conn)
+        except (poplib.error_proto, imaplib.IMAP4.error) as exc:
+            close(conn)
             raise FetchError("auth", f"login refused: {exc}") from None
         return conn
     except FetchError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise classify(exc) from None
+
+
+def pop3_connect(mb, timeout: float = 60) -> poplib.POP3:
+    def open_() -> poplib.POP3:
+        if mb.tls == "implicit":
+            return poplib.POP3_SSL(mb.host, mb.port, timeout=timeout, context=tls_context(mb))
+        conn = poplib.POP3(mb.host, mb.port, timeout=timeout)
+        if mb.tls == "starttls":
+            conn.stls(context=tls_context(mb))
+        return conn
+
+    def login(conn: poplib.POP3) -> None:
+        conn.user(mb.user)
+        conn.pass_(mb.password)
+
+    return _connect(open_, login, lambda c: c.close())
 
 
 def pop3_listing(conn: poplib.POP3) -> tuple[list[tuple[int, str, int]], bool]:
@@ -96,24 +107,16 @@ def pop3_retr(conn: poplib.POP3, n: int) -> bytes:
 
 
 def imap_connect(mb, timeout: float = 60) -> imaplib.IMAP4:
-    try:
+    def open_() -> imaplib.IMAP4:
         if mb.tls == "implicit":
-            conn = imaplib.IMAP4_SSL(mb.host, mb.port, ssl_context=tls_context(mb),
+            return imaplib.IMAP4_SSL(mb.host, mb.port, ssl_context=tls_context(mb),
                                      timeout=timeout)
-        else:
-            conn = imaplib.IMAP4(mb.host, mb.port, timeout=timeout)
-            if mb.tls == "starttls":
-                conn.starttls(ssl_context=tls_context(mb))
-        try:
-            conn.login(mb.user, mb.password)
-        except imaplib.IMAP4.error as exc:
-            conn.shutdown()
-            raise FetchError("auth", f"login refused: {exc}") from None
+        conn = imaplib.IMAP4(mb.host, mb.port, timeout=timeout)
+        if mb.tls == "starttls":
+            conn.starttls(ssl_context=tls_context(mb))
         return conn
-    except FetchError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise classify(exc) from None
+
+    return _connect(open_, lambda c: c.login(mb.user, mb.password), lambda c: c.shutdown())
 
 
 def _quote(name: str) -> str:

@@ -33,6 +33,7 @@ class FetchResult:
     deleted: int = 0
     seen: int = 0  # on the server and fetched before
     todo: int = 0  # new on the server when listed (the progress bar's total)
+    skipped: int = 0  # larger than limits.message_size: left on the server
     error: str = ""
     kind: str = ""  # error kind (auth, tls, dns, connect, protocol)
     started: float = field(default_factory=time.time)
@@ -108,26 +109,44 @@ def _expired(mb, fetched_at: int) -> bool:
     return bool(mb.delete_after_days) and time.time() - fetched_at > mb.delete_after_days * 86400
 
 
+async def _take(runtime, where, account: str, mb, items: list, seen: dict,
+                result: FetchResult, download) -> list:
+    """Queue every message of ``items`` [(id, key, size, message-id or None)] that is not
+    in ``seen``; returns the ids to delete on the server (taken now or before, when the
+    mailbox does not keep mail, or keeps it only so many days)."""
+    result.todo += sum(1 for _i, key, _s, _m in items if key not in seen)
+    limit = runtime.config.limits.message_size
+    delete = []
+    for ident, key, size, mid in items:
+        if key in seen:
+            result.seen += 1
+            if not mb.keep or _expired(mb, seen[key][2]):
+                delete.append(ident)
+            continue
+        if size > limit:  # never downloaded; left on the server for the user to handle
+            result.skipped += 1
+            continue
+        raw = await download(ident)
+        if raw is None:
+            continue
+        if mid is None:
+            mid = (_fields(_header(raw), (b"message-id",)) or [""])[0]
+        if await _queue(runtime, where, key, account, mb, raw, size, mid):
+            result.fetched += 1
+        if not mb.keep:
+            delete.append(ident)  # only after the commit in _queue
+    return delete
+
+
 async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
     where = (account, mb.name, "")
     conn = await asyncio.to_thread(client.pop3_connect, mb)
     try:
         listing, by_uidl = await asyncio.to_thread(client.pop3_listing, conn)
         seen = await runtime.store.fetch.seen(where)
-        result.todo += sum(1 for _n, key, _s in listing if key not in seen)
-        delete: list[int] = []
-        for n, key, size in listing:
-            if key in seen:
-                result.seen += 1
-                if not mb.keep or _expired(mb, seen[key][2]):
-                    delete.append(n)
-                continue
-            raw = await asyncio.to_thread(client.pop3_retr, conn, n)
-            mid = (_fields(_header(raw), (b"message-id",)) or [""])[0]
-            if await _queue(runtime, where, key, account, mb, raw, size, mid):
-                result.fetched += 1
-            if not mb.keep:
-                delete.append(n)  # only after the commit above
+        items = [(n, key, size, None) for n, key, size in listing]
+        delete = await _take(runtime, where, account, mb, items, seen, result,
+                             lambda n: asyncio.to_thread(client.pop3_retr, conn, n))
         for n in delete:
             await asyncio.to_thread(conn.dele, n)
         await asyncio.to_thread(conn.quit)  # the deletions take effect here
@@ -183,22 +202,9 @@ async def _imap_folder(runtime, conn, account: str, mb, folder: str,
             log.warning("%s/%s %s: UIDVALIDITY changed (%s -> %s): re-synchronised by "
                         "Message-ID + size", account, mb.name, folder, known, uidvalidity)
         seen = await store.seen(where)
-    result.todo += sum(1 for uid, _s, _m in listing if f"{uidvalidity}:{uid}" not in seen)
-    delete: list[int] = []
-    for uid, size, mid in listing:
-        key = f"{uidvalidity}:{uid}"
-        if key in seen:
-            result.seen += 1
-            if not mb.keep or _expired(mb, seen[key][2]):
-                delete.append(uid)
-            continue
-        raw = await asyncio.to_thread(client.imap_fetch, conn, uid)
-        if raw is None:
-            continue
-        if await _queue(runtime, where, key, account, mb, raw, size, mid):
-            result.fetched += 1
-        if not mb.keep:
-            delete.append(uid)
+    items = [(uid, f"{uidvalidity}:{uid}", size, mid) for uid, size, mid in listing]
+    delete = await _take(runtime, where, account, mb, items, seen, result,
+                         lambda uid: asyncio.to_thread(client.imap_fetch, conn, uid))
     await asyncio.to_thread(client.imap_delete, conn, delete)
     result.deleted += len(delete)
     gone = [k for k in seen if k.split(":")[1:] and int(k.split(":")[-1]) not in
@@ -222,4 +228,8 @@ async def fetch_one(runtime, account: str, mb, result: FetchResult | None = None
         err = client.classify(exc)
         result.error, result.kind = str(err), err.kind
     result.seconds = round(time.monotonic() - t0, 3)
+    if result.skipped and not result.error:
+        result.error = (f"{result.skipped} message(s) larger than limits.message_size left "
+                        "on the server")
+        result.kind = "size"
     return result

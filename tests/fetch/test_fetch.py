@@ -262,3 +262,12 @@ def test_progress_while_fetching(daemon_factory, dovecot):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "p: 50 fetched" in out.stdout
+
+
+def test_message_over_the_size_limit_stays_on_the_server(daemon_factory, dovecot):
+    big = msg(1, extra="X-Pad: " + "x" * 900 + "\r\n") + b"y" * 2_000_000 + b"\r\n"
+    dovecot.append([big, msg(2)])
+    d = with_external(daemon_factory, dovecot.external_toml("p", "imap", keep=False))
+    r = fetch(d)
+    assert r[0]["fetched"] == 1 and "larger than limits.message_size" in r[0]["error"]
+    assert dovecot.count() == 1  # the big one is still there

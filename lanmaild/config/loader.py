@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import re
+import stat
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -165,6 +166,14 @@ class _Table:
             raise self.err(key, "must be a list of strings")
         return value
 
+    def secret(self, key: str) -> str:
+        """A password or token: kept in clear text (lanmaild logs in with it), so the file
+        holding it must not be readable by everybody (``check_secret_file``)."""
+        value = self.get(key, str, "")
+        if value:
+            check_secret_file(self.path, ".".join(k for k in (self.name, key) if k))
+        return value
+
     def non_negative(self, key: str, default: int) -> int:
         value = self.get(key, int, default)
         if value < 0:
@@ -178,6 +187,20 @@ class _Table:
 
 
 Table = _Table  # for the modules that own sections (register_*_section)
+
+
+def check_secret_file(path: Path, key: str) -> None:
+    """A file holding a secret must be 0600/0640; ConfigError naming ``key`` otherwise.
+    A file lanmaild itself is about to write (``STAGED``) gets that mode from the writer."""
+    if path in STAGED.get():
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # validated from an overlay before the file exists: the writer makes it 0600
+    if mode & stat.S_IROTH:
+        raise ConfigError(path, "holds a password but is readable by everybody: "
+                          f"chmod 600 {path.name} (or 640)", key=key)
 
 
 def _type_name(kind: type) -> str:

@@ -5,7 +5,7 @@ mailboxes over POP3 and IMAP into the local accounts, exactly once.
 - ``client``    poplib/imaplib calls (blocking: run in threads)
 - ``run``       one mailbox: list, queue what is new (remembered in the same commit,
                 ``store.fetchstate``), then delete on the server
-- this module   the service: every mailbox on its interval and within the window, at most
+- ``service``   the scheduler: every mailbox on its interval and within the window, at most
                 ``concurrency`` at once, each in its own task (a slow provider holds up
                 nobody); status per mailbox; errors logged once per change of state; a
                 refused login backs off (doubling up to 6 hours) so the provider does not
@@ -17,137 +17,12 @@ e-invoice, archive and SMS apply; email commands never do).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import time
-
 from . import settings as settings  # registers [[external]] and [fetch]
-from .run import FetchResult, fetch_one
-
-log = logging.getLogger("lanmaild.fetch")
-
-TICK = 5.0
-MAX_BACKOFF = 6 * 3600
-
-
-class Fetcher:
-    def __init__(self, runtime) -> None:
-        self.runtime = runtime
-        self.state: dict[tuple[str, str], dict] = {}
-        self._running: dict[tuple[str, str], asyncio.Task] = {}
-        self._task: asyncio.Task | None = None
-        self._slots: asyncio.Semaphore | None = None
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}  # one session per mailbox
-        self._live: dict[tuple[str, str], FetchResult] = {}  # fetches under way
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="fetch")
-
-    def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        for t in self._running.values():
-            t.cancel()
-
-    async def wait_closed(self) -> None:
-        for t in [self._task, *self._running.values()]:
-            if t is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
-
-    def status(self) -> dict:
-        out = {f"{a}/{n}": dict(s) for (a, n), s in self.state.items()}
-        for (a, n), live in self._live.items():
-            out.setdefault(f"{a}/{n}", {"result": "never"})["progress"] = {
-                "fetched": live.fetched, "todo": live.todo}
-        return out
-
-    def _state(self, key: tuple[str, str]) -> dict:
-        return self.state.setdefault(key, {"last": 0, "result": "never", "fetched": 0,
-                                           "total": 0, "error": "", "failures": 0,
-                                           "next": 0})
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                self._schedule()
-            except Exception:  # noqa: BLE001
-                log.exception("fetch: scheduling failed")
-            await asyncio.sleep(TICK)
-
-    def _schedule(self) -> None:
-        cfg = self.runtime.config
-        g = settings.global_fetch(cfg)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(g.concurrency)
-        now = time.time()
-        for account, mb in settings.mailboxes(cfg):
-            key = (account, mb.name)
-            st = self._state(key)
-            if not mb.enabled or key in self._running or now < st["next"]:
-                continue
-            if g.window is not None and not g.window.open():
-                continue
-            self._running[key] = asyncio.get_running_loop().create_task(
-                self.fetch_now(account, mb.name, scheduled=True))
-
-    def _mailbox(self, account: str, name: str):
-        for a, mb in settings.mailboxes(self.runtime.config):
-            if a == account.lower() and mb.name.lower() == name.lower():
-                return mb
-        return None
-
-    async def fetch_now(self, account: str, name: str, scheduled: bool = False
-                        ) -> FetchResult:
-        key = (account.lower(), name)
-        mb = self._mailbox(account, name)
-        if mb is None:
-            raise KeyError(f"{account}/{name}")
-        try:
-            if self._slots is None:
-                self._slots = asyncio.Semaphore(
-                    settings.global_fetch(self.runtime.config).concurrency)
-            lock = self._locks.setdefault(key, asyncio.Lock())
-            async with lock, self._slots:
-                result = self._live[key] = FetchResult()
-                try:
-                    await fetch_one(self.runtime, key[0], mb, result)
-                finally:
-                    self._live.pop(key, None)
-            self._record(key, mb, result)
-            return result
-        finally:
-            if scheduled:
-                self._running.pop(key, None)
-
-    def _record(self, key: tuple[str, str], mb, result: FetchResult) -> None:
-        st = self._state(key)
-        interval = mb.interval or settings.global_fetch(self.runtime.config).interval
-        previous = st["error"]
-        st.update(last=int(result.started), fetched=result.fetched,
-                  total=st["total"] + result.fetched, error=result.error,
-                  result="error" if result.error else "ok")
-        if result.error:
-            st["failures"] += 1
-            wait = interval
-            if result.kind == "auth":  # never hammer a provider with a wrong password
-                wait = min(MAX_BACKOFF, interval * 2 ** st["failures"])
-            st["next"] = time.time() + wait
-            if result.error != previous:
-                log.warning("external %s/%s: %s (next try in %d s)", key[0], key[1],
-                            result.error, wait)
-        else:
-            if previous:
-                log.info("external %s/%s works again", key[0], key[1])
-            st["failures"] = 0
-            st["next"] = time.time() + interval
-            if result.fetched:
-                log.info("external %s/%s: %d fetched, %d deleted on the server", key[0],
-                         key[1], result.fetched, result.deleted)
 
 
 async def start(runtime) -> list:
+    from .service import Fetcher  # not at import: the config loader imports us
+
     fetcher = Fetcher(runtime)
     runtime.services["fetch"] = fetcher
     fetcher.start()

@@ -94,8 +94,6 @@ class ExternalMailbox:
 
 
 def _one(path: Path, text: str, data) -> ExternalMailbox:
-    from ..transports.settings import _check_secret_file
-
     t = Table(path, text, "external", data)
     name = t.get("name", str, "")
     if not NAME_RE.match(name or "-"):
@@ -111,9 +109,7 @@ def _one(path: Path, text: str, data) -> ExternalMailbox:
     host = t.get("host", str, "")
     if not host or not (DOMAIN_RE.match(host) or re.match(r"^[0-9.:]+$", host)):
         raise t.err("host", f"'{host}' is not a host name")
-    password = t.get("password", str, "")
-    if password:
-        _check_secret_file(path, text, "external", "password")
+    password = t.secret("password")
     folders = tuple(t.str_list("folders")) or ("INBOX",)
     try:
         interval = parse_duration(t.get("interval", (str, int), 0) or 0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..config.loader import Table, register_main_section
+from ..config.loader import Table, check_secret_file, register_main_section
 from ..config.units import parse_duration
 
 
@@ -50,8 +50,6 @@ DEFAULT = SmsSettings()
 def parse(path: Path, text: str, data) -> SmsSettings:
     if data is None:
         return DEFAULT
-    from ..transports.settings import _check_secret_file
-
     t = Table(path, text, "sms", data)
     url = t.get("url", str, "")
     if url:
@@ -70,12 +68,9 @@ def parse(path: Path, text: str, data) -> SmsSettings:
     encoding = t.get("encoding", str, "gsm7")
     if encoding not in ("gsm7", "ucs2"):
         raise t.err("encoding", "must be gsm7 or ucs2")
-    password = t.get("password", str, "")
-    if password:
-        _check_secret_file(path, text, "sms", "password")
-    for key in headers:
-        if key.lower() == "authorization" and headers[key]:
-            _check_secret_file(path, text, "sms", "headers")
+    password = t.secret("password")
+    if any(k.lower() == "authorization" and v for k, v in headers.items()):
+        check_secret_file(path, "sms.headers")
     try:
         interval = parse_duration(t.get("interval", (str, int), 60))
         timeout = parse_duration(t.get("timeout", (str, int), 20)) or 20

@@ -22,7 +22,6 @@ restart: no transport can do better (SMTP cannot ask "did you get it?").
 from __future__ import annotations
 
 from . import settings as settings  # registers the [outgoing] sections
-from .runner import OutgoingRunner
 from .settings import size_limit
 
 
@@ -42,6 +41,10 @@ def _size_check(runtime):
 
 
 async def start(runtime) -> list:
+    # imported here, not above: the config loader imports this package for its
+    # [outgoing] sections, and lanmailctl need not load aiosmtplib, aiohttp, dnspython
+    from .runner import OutgoingRunner
+
     runner = OutgoingRunner(runtime)
     runtime.services["outgoing"] = runner
     runtime.submission_checks.append(_size_check(runtime))

@@ -15,14 +15,12 @@ everybody (0600 or 0640), or the configuration is refused.
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config.errors import ConfigError
 from ..config.loader import (
-    STAGED,
     Table,
     register_account_section,
     register_config_check,
@@ -133,25 +131,6 @@ ACCOUNT_DEFAULT = OutgoingSettings(transport="default")
 # --------------------------------------------------------------------------- parsing
 
 
-def _check_secret_file(path: Path, text: str, table: str, key: str) -> None:
-    if path in STAGED.get():
-        return  # about to be written by lanmaild itself, 0600/0640 (config.writer)
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return  # validated from an overlay before the file exists: the writer makes it 0600
-    if mode & stat.S_IROTH:
-        raise ConfigError(path, "holds a password but is readable by everybody: "
-                          f"chmod 600 {path.name} (or 640)", key=f"{table}.{key}")
-
-
-def _secret(t: Table, key: str) -> str:
-    value = t.get(key, str, "")
-    if value:
-        _check_secret_file(t.path, t.text, t.name or "", key)
-    return value
-
-
 def _port(t: Table, key: str, default: int) -> int:
     value = t.get(key, int, default)
     if not 0 <= value < 65536:
@@ -218,7 +197,7 @@ def _smtp(t: Table) -> SmtpSettings:
     cfg = SmtpSettings(
         host=s.get("host", str, ""), port=_port(s, "port", 465 if tls == "implicit" else 587),
         tls=tls, verify=s.get("verify_tls", bool, True), ca_file=_file(s, "ca_file"),
-        user=s.get("user", str, ""), password=_secret(s, "password"),
+        user=s.get("user", str, ""), password=s.secret("password"),
         timeout=_duration(s, "timeout", 60) or 60)
     if cfg.host and not DOMAIN_RE.match(cfg.host) and not _is_ip(cfg.host):
         raise s.err("host", f"'{cfg.host}' is not a host name")
@@ -251,7 +230,7 @@ def _http_post(t: Table) -> HttpPostSettings:
     s = _sub(t, "http-post")
     cfg = HttpPostSettings(
         url=_url(s, "url"), field_name=s.get("field", str, "rfc822data") or "rfc822data",
-        user=s.get("user", str, ""), password=_secret(s, "password"),
+        user=s.get("user", str, ""), password=s.secret("password"),
         verify=s.get("verify_tls", bool, True), ca_file=_file(s, "ca_file"),
         timeout=_duration(s, "timeout", 60) or 60)
     s.finish()
@@ -263,14 +242,14 @@ def _webspace(t: Table) -> WebspaceSettings:
     upload = _choice(s, "upload", ("sftp", "ftp", "ftps"), "sftp")
     cfg = WebspaceSettings(
         upload=upload, host=s.get("host", str, ""), port=_port(s, "port", 0),
-        user=s.get("user", str, ""), password=_secret(s, "password"),
+        user=s.get("user", str, ""), password=s.secret("password"),
         key_file=_file(s, "key_file"), host_key=s.get("host_key", str, "").strip(),
         directory=s.get("directory", str, ""), script_url=_url(s, "script_url"),
-        script_password=_secret(s, "script_password"), verify=s.get("verify_tls", bool, True),
+        script_password=s.secret("script_password"), verify=s.get("verify_tls", bool, True),
         ca_file=_file(s, "ca_file"), mailer=_choice(s, "mailer", ("mail", "smtp"), "mail"),
         smtp_host=s.get("smtp_host", str, ""), smtp_port=_port(s, "smtp_port", 587),
         smtp_tls=_choice(s, "smtp_tls", TLS_MODES, "starttls"),
-        smtp_user=s.get("smtp_user", str, ""), smtp_password=_secret(s, "smtp_password"),
+        smtp_user=s.get("smtp_user", str, ""), smtp_password=s.secret("smtp_password"),
         timeout=_duration(s, "timeout", 60) or 60)
     if cfg.script_password and len(cfg.script_password) < 16:
         raise s.err("script_password", "is too short: use at least 16 characters (the seed: "
@@ -289,7 +268,7 @@ def _smime(t: Table) -> SmimeSettings | None:
         return None
     s = _sub(t, "smime")
     cfg = SmimeSettings(cert=_file(s, "cert"), key=_file(s, "key"),
-                        key_password=_secret(s, "key_password"),
+                        key_password=s.secret("key_password"),
                         recipient_certs=s.get("recipient_certs", str, ""))
     if not cfg.cert:
         raise s.err("cert", "missing: the account's certificate (PEM, or PKCS#12 with its key)")

@@ -117,9 +117,19 @@ def control(sock_path: str, op: str, **args) -> dict:
     return reply["result"]
 
 
+def _wait_inbox(srv, n: int, t0: float, timeout: float) -> tuple[float, int]:
+    """(seconds from ``t0`` until the INBOX held ``n`` messages, how many it holds)."""
+    from lanmailbench import mailbox_count
+
+    deadline = time.monotonic() + timeout
+    while mailbox_count(srv.ep, "INBOX") < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return time.monotonic() - t0, mailbox_count(srv.ep, "INBOX")
+
+
 def lanmaild_fetch(srv, sock_path: str, provider: Provider, protocol: str, n: int,
                    deliver_timeout: float) -> dict:
-    from lanmailbench import mailbox_count, purge
+    from lanmailbench import purge
 
     purge(srv.ep, "INBOX")
     name = f"bench-{protocol}-{int(time.time())}"
@@ -131,11 +141,7 @@ def lanmaild_fetch(srv, sock_path: str, provider: Provider, protocol: str, n: in
     result = control(sock_path, "external.fetch", name="bench", mailbox=name)[0]
     if result["error"]:
         raise RuntimeError(f"lanmaild fetch: {result['error']}")
-    deadline = time.monotonic() + deliver_timeout
-    while mailbox_count(srv.ep, "INBOX") < n and time.monotonic() < deadline:
-        time.sleep(0.1)
-    took = time.monotonic() - t0
-    got = mailbox_count(srv.ep, "INBOX")
+    took, got = _wait_inbox(srv, n, t0, deliver_timeout)
     control(sock_path, "external.delete", name="bench", mailbox=name)
     return {"protocol": protocol, "n": n, "fetched": result["fetched"], "in_inbox": got,
             "duplicates": max(0, got - n), "seconds": round(took, 2),
@@ -144,7 +150,7 @@ def lanmaild_fetch(srv, sock_path: str, provider: Provider, protocol: str, n: in
 
 def fetchmail_fetch(srv, provider: Provider, protocol: str, n: int,
                     deliver_timeout: float) -> dict:
-    from lanmailbench import mailbox_count, purge
+    from lanmailbench import purge
 
     exe = shutil.which("fetchmail")
     if exe is None:
@@ -165,11 +171,7 @@ def fetchmail_fetch(srv, provider: Provider, protocol: str, n: int,
                           timeout=deliver_timeout)
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"fetchmail exited {proc.returncode}: {proc.stderr[-300:]}")
-    deadline = time.monotonic() + deliver_timeout
-    while mailbox_count(srv.ep, "INBOX") < n and time.monotonic() < deadline:
-        time.sleep(0.1)
-    took = time.monotonic() - t0
-    got = mailbox_count(srv.ep, "INBOX")
+    took, got = _wait_inbox(srv, n, t0, deliver_timeout)
     shutil.rmtree(workdir, ignore_errors=True)
     return {"protocol": protocol, "n": n, "in_inbox": got, "duplicates": max(0, got - n),
             "seconds": round(took, 2), "msgs_per_s": round(n / took, 1)}

@@ -12,8 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.loader import Table, register_account_section, register_config_check
-from ..config.units import parse_duration
+from ..config.loader import (
+    Table,
+    check_local_targets,
+    register_account_section,
+    register_config_check,
+)
 from ..syntax import ADDRESS_RE, DOMAIN_RE, NAME_RE
 
 DEFAULT_PERIOD = 7 * 86400
@@ -82,11 +86,7 @@ def parse(path: Path, text: str, data) -> AutoresponderSettings:
     for item in forward:
         if not (NAME_RE.match(item) or ADDRESS_RE.match(item)):
             raise t.err("forward", f"'{item}' is neither a local name nor an address")
-    period = t.get("period", (str, int), DEFAULT_PERIOD)
-    try:
-        period = parse_duration(period)
-    except ValueError as exc:
-        raise t.err("period", str(exc)) from None
+    period = t.duration("period", DEFAULT_PERIOD)
     cfg = AutoresponderSettings(
         enabled=t.get("enabled", bool, False), start=when["from"], until=when["until"],
         subject=t.get("subject", str, ""), text=t.get("text", str, ""), domain=domain,
@@ -101,24 +101,10 @@ def of(cfg, account: str) -> AutoresponderSettings | None:
 
 
 def _check_forward(cfg) -> None:
-    """Local forward targets exist (as for ``forward_to``): a typo must not drop mail."""
-    from ..config.errors import ConfigError
-
     for a in cfg.accounts.values():
         s = a.extra.get("autoresponder")
-        for item in s.forward if s is not None else ():
-            local, at, domain = item.rpartition("@") if "@" in item else ("", "", "")
-            name = item if not at else (local if cfg.is_local_domain(domain) else None)
-            if name is None:
-                continue
-            path = cfg.config_dir / "accounts" / f"{a.name}.toml"
-            key = name.lower()
-            if key == a.key:
-                raise ConfigError(path, "an account cannot forward to itself",
-                                  key="autoresponder.forward")
-            if cfg.account(key) is None and cfg.group(key) is None:
-                raise ConfigError(path, f"'{item}' is not a local account or group",
-                                  key="autoresponder.forward")
+        if s is not None:
+            check_local_targets(cfg, a, s.forward, "autoresponder.forward")
 
 
 register_account_section("autoresponder", parse)

@@ -37,6 +37,7 @@ from .model import (
     ServerConfig,
     TLSConfig,
 )
+from .units import parse_duration, parse_size
 
 MAIN_FILE = "lanmaild.toml"
 SMS_RE = re.compile(r"^\+?[0-9][0-9 ()/.-]{2,30}$")
@@ -165,6 +166,21 @@ class _Table:
         if not all(isinstance(v, str) for v in value):
             raise self.err(key, "must be a list of strings")
         return value
+
+    def duration(self, key: str, default: int) -> int:
+        """Seconds, from an integer or a text like "30s", "5m", "4h", "5d" ("" = default)."""
+        value = self.get(key, (str, int), default)
+        try:
+            return parse_duration(default if value == "" else value)
+        except ValueError as exc:
+            raise self.err(key, str(exc)) from None
+
+    def size(self, key: str, default: int = 0) -> int:
+        """Bytes, from an integer or a text like "500K", "10M"."""
+        try:
+            return parse_size(self.get(key, (str, int), default))
+        except ValueError as exc:
+            raise self.err(key, str(exc)) from None
 
     def secret(self, key: str) -> str:
         """A password or token: kept in clear text (lanmaild logs in with it), so the file
@@ -411,6 +427,24 @@ def _load_dir(directory: Path, loader: Callable[..., Any], overlay: Overlay | No
             raise ConfigError(path, f"'{item.name}' exists twice (names are case-insensitive)")
         items[item.key] = item
     return items
+
+
+def check_local_targets(cfg: Config, account, items, key: str,
+                        allow_self: bool = False) -> None:
+    """Forwarding-style targets of ``account`` (names, groups, addresses): every local one
+    (a bare name, or name@ a local domain) is an existing account or group (other than the
+    account itself unless ``allow_self``), or ConfigError naming ``key``: a typo must not
+    drop mail."""
+    path = cfg.config_dir / "accounts" / f"{account.name}.toml"
+    for item in items:
+        local, at, domain = item.rpartition("@")
+        name = local if at and cfg.is_local_domain(domain) else None if at else item
+        if name is None:
+            continue
+        if name.lower() == account.key and not allow_self:
+            raise ConfigError(path, "an account cannot forward to itself", key=key)
+        if cfg.account(name) is None and cfg.group(name) is None:
+            raise ConfigError(path, f"'{item}' is not a local account or group", key=key)
 
 
 def _check_cross_refs(cfg_path: Path, accounts: dict, groups: dict, domains: tuple) -> None:

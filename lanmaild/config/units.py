@@ -48,9 +48,3 @@ def parse_duration(text: str | int) -> int:
                          "or d (e.g. 30s, 5m, 4h, 5d)")
     return int(float(m.group(1)) * _SECONDS[m.group(2).lower()])
 
-
-def format_duration(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"

@@ -104,14 +104,9 @@ class QueueWorker:
         store = self.runtime.store
         if mail is not None:
             try:
-                envelope = (sender, source, auth_account, client_ip, trusted)
-                outbound = None
-                if mail.outbound:
-                    blob_id, outbound = await store.delivery.deliver_direct_outbound(
-                        _result(mail), recipients, envelope)
-                else:
-                    blob_id = await store.delivery.deliver_direct(_result(mail), recipients,
-                                                                  envelope)
+                blob_id, outbound = await store.delivery.deliver_direct(
+                    _result(mail), recipients,
+                    (sender, source, auth_account, client_ip, trusted))
             except StoreError:
                 raise
             except Exception:  # noqa: BLE001 - rolled back alone: queue it instead

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.errors import ConfigError
-from ..config.loader import Table, register_account_section, register_config_check
+from ..config.loader import (
+    Table,
+    check_local_targets,
+    register_account_section,
+    register_config_check,
+)
 from ..syntax import ADDRESS_RE, NAME_RE
 
 
@@ -68,12 +73,9 @@ def _check(cfg) -> None:
             raise ConfigError(path, "[einvoice_routing] needs einvoice = true",
                               key="einvoice_routing")
         for key in ("invoices_to", "others_to"):
-            for item in getattr(s, key) if s is not None else ():
-                local, at, domain = item.rpartition("@") if "@" in item else ("", "", "")
-                name = item if not at else (local if cfg.is_local_domain(domain) else None)
-                if name is not None and cfg.account(name) is None and cfg.group(name) is None:
-                    raise ConfigError(path, f"'{item}' is not a local account or group",
-                                      key=f"einvoice_routing.{key}")
+            if s is not None:
+                check_local_targets(cfg, a, getattr(s, key), f"einvoice_routing.{key}",
+                                    allow_self=True)
 
 
 register_account_section("einvoice_routing", parse)

@@ -10,7 +10,7 @@ from .settings import of
 
 
 def run(ctx, mail) -> None:
-    verdict = getattr(mail, "einvoice", None)
+    verdict = mail.einvoice
     if mail.is_command:
         return
     cfg = ctx.config

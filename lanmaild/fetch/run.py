@@ -138,6 +138,13 @@ async def _take(runtime, where, account: str, mb, items: list, seen: dict,
     return delete
 
 
+def _gone(seen: dict, items: list) -> list[str]:
+    """Remembered keys the server no longer lists (deleted there, or keys of an old
+    UIDVALIDITY that did not re-key): forgetting them keeps the table bounded."""
+    present = {key for _i, key, _s, _m in items}
+    return [k for k in seen if k not in present]
+
+
 async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
     where = (account, mb.name, "")
     conn = await asyncio.to_thread(client.pop3_connect, mb)
@@ -152,8 +159,7 @@ async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
         await asyncio.to_thread(conn.quit)  # the deletions take effect here
         result.deleted = len(delete)
         conn = None
-        gone = [k for k in seen if k not in {key for _n, key, _s in listing}]
-        await runtime.store.fetch.forget(where, gone)
+        await runtime.store.fetch.forget(where, _gone(seen, items))
         if not by_uidl:
             log.info("%s/%s: the POP3 server has no UIDL: messages are told apart by "
                      "Message-ID + size", account, mb.name)
@@ -207,9 +213,7 @@ async def _imap_folder(runtime, conn, account: str, mb, folder: str,
                          lambda uid: asyncio.to_thread(client.imap_fetch, conn, uid))
     await asyncio.to_thread(client.imap_delete, conn, delete)
     result.deleted += len(delete)
-    gone = [k for k in seen if k.split(":")[1:] and int(k.split(":")[-1]) not in
-            {u for u, _s, _m in listing} and k.startswith(f"{uidvalidity}:")]
-    await store.forget(where, gone)
+    await store.forget(where, _gone(seen, items))
 
 
 async def fetch_one(runtime, account: str, mb, result: FetchResult | None = None

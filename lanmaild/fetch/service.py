@@ -64,8 +64,6 @@ class Fetcher:
     def _schedule(self) -> None:
         cfg = self.runtime.config
         g = settings.global_fetch(cfg)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(g.concurrency)
         now = time.time()
         for account, mb in settings.mailboxes(cfg):
             key = (account, mb.name)
@@ -76,6 +74,13 @@ class Fetcher:
                 continue
             self._running[key] = asyncio.get_running_loop().create_task(
                 self.fetch_now(account, mb.name, scheduled=True))
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        """The concurrency bound ([fetch] concurrency at the first fetch)."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(
+                settings.global_fetch(self.runtime.config).concurrency)
+        return self._slots
 
     def _mailbox(self, account: str, name: str):
         for a, mb in settings.mailboxes(self.runtime.config):
@@ -90,11 +95,8 @@ class Fetcher:
         if mb is None:
             raise KeyError(f"{account}/{name}")
         try:
-            if self._slots is None:
-                self._slots = asyncio.Semaphore(
-                    settings.global_fetch(self.runtime.config).concurrency)
             lock = self._locks.setdefault(key, asyncio.Lock())
-            async with lock, self._slots:
+            async with lock, self._semaphore():
                 result = self._live[key] = FetchResult()
                 try:
                     await fetch_one(self.runtime, key[0], mb, result)

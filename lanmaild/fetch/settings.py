@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config.loader import Table, register_account_section, register_main_section
-from ..config.units import parse_duration
 from ..syntax import DOMAIN_RE, NAME_RE
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -111,10 +110,7 @@ def _one(path: Path, text: str, data) -> ExternalMailbox:
         raise t.err("host", f"'{host}' is not a host name")
     password = t.secret("password")
     folders = tuple(t.str_list("folders")) or ("INBOX",)
-    try:
-        interval = parse_duration(t.get("interval", (str, int), 0) or 0)
-    except ValueError as exc:
-        raise t.err("interval", str(exc)) from None
+    interval = t.duration("interval", 0)
     ca_file = t.get("ca_file", str, "")
     if ca_file and not Path(ca_file).is_file():
         raise t.err("ca_file", f"file not found: {ca_file}")
@@ -147,11 +143,11 @@ def parse_fetch(path: Path, text: str, data) -> FetchSettings:
     if data is None:
         return FetchSettings()
     t = Table(path, text, "fetch", data)
+    interval = t.duration("interval", 300)
     try:
-        interval = parse_duration(t.get("interval", (str, int), 300))
         window = parse_window(t.get("window", str, ""))
     except ValueError as exc:
-        raise t.err("interval" if "duration" in str(exc) else "window", str(exc)) from None
+        raise t.err("window", str(exc)) from None
     cfg = FetchSettings(interval=max(10, interval), window=window,
                         concurrency=max(1, t.get("concurrency", int, 4)))
     t.finish()

@@ -9,7 +9,6 @@ switches to UCS-2 or splits the message behind our back.
 from __future__ import annotations
 
 import json
-import ssl
 import unicodedata
 from urllib.parse import quote
 
@@ -76,14 +75,11 @@ async def send(settings, number: str, sender: str, subject: str) -> tuple[int, s
         data = render(settings.body, values, body_how).encode("utf-8")
         headers.setdefault("Content-Type", settings.content_type)
     auth = aiohttp.BasicAuth(settings.user, settings.password) if settings.user else None
-    ssl_arg = None if settings.verify_tls else False
-    if settings.verify_tls:
-        ssl_arg = ssl.create_default_context()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
                 total=settings.timeout)) as session, session.request(
                 settings.method, url, data=data, headers=headers, auth=auth,
-                ssl=ssl_arg) as resp:
+                ssl=None if settings.verify_tls else False) as resp:
             answer = (await resp.text(errors="replace"))[:300]
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise GatewayError(f"{exc.__class__.__name__}: {exc}") from None

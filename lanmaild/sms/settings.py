@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..config.loader import Table, check_secret_file, register_main_section
-from ..config.units import parse_duration
 
 
 @dataclass(frozen=True)
@@ -71,11 +70,8 @@ def parse(path: Path, text: str, data) -> SmsSettings:
     password = t.secret("password")
     if any(k.lower() == "authorization" and v for k, v in headers.items()):
         check_secret_file(path, "sms.headers")
-    try:
-        interval = parse_duration(t.get("interval", (str, int), 60))
-        timeout = parse_duration(t.get("timeout", (str, int), 20)) or 20
-    except ValueError as exc:
-        raise t.err("interval", str(exc)) from None
+    interval = t.duration("interval", 60)
+    timeout = t.duration("timeout", 20) or 20
     cfg = SmsSettings(
         url=url, method=method, body=t.get("body", str, ""),
         content_type=t.get("content_type", str, "application/x-www-form-urlencoded"),

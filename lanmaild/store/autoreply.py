@@ -36,6 +36,3 @@ def queue_reply_tx(tx: Tx, account: str, sender: str, period: int, raw: bytes, p
     enqueue_tx(tx, raw, parsed, "", recipients, "local")
     return True
 
-
-def forget_account_tx(tx: Tx, account: str) -> None:
-    tx.execute("DELETE FROM autoreply_sent WHERE account = ?", (account,))

@@ -62,20 +62,14 @@ class DeliveryStore:
         return await self.db.write(self._commit_tx, result, qm)
 
     async def deliver_direct(self, result: DeliveryResult, rcpts: list[str],
-                             envelope: tuple) -> int:
+                             envelope: tuple) -> tuple[int, OutboundMessage | None]:
         """Accept AND deliver in one job (the worker's fast path): the blob, its copies,
         archive entries and new queue entries commit together; the message itself gets a
         queue row only for its internet recipients (``result.outbound``: indexes into
         ``rcpts``), in state ``outbound``. ``envelope`` = (sender, source, auth_account,
-        client_ip, trusted). Returns the blob id."""
+        client_ip, trusted). Returns the blob id and, with internet recipients, the queue
+        entry as the outgoing runner needs it (so it starts without reading it back)."""
         return await self.db.write(self._direct_tx, result, rcpts, envelope)
-
-    async def deliver_direct_outbound(self, result: DeliveryResult, rcpts: list[str],
-                                      envelope: tuple) -> tuple[int, OutboundMessage]:
-        """``deliver_direct`` for a message with internet recipients: also returns the
-        queue entry as the outgoing runner needs it, so it can start without reading it
-        back."""
-        return await self.db.write(self._direct_outbound_tx, result, rcpts, envelope)
 
     async def defer(self, qm: QueuedMessage, error: str,
                     retry_delay: Callable[[int], int]) -> None:
@@ -122,14 +116,11 @@ class DeliveryStore:
         return n
 
     def _direct_tx(self, tx: Tx, result: DeliveryResult, rcpts: list[str],
-                   envelope: tuple) -> int:
+                   envelope: tuple) -> tuple[int, OutboundMessage | None]:
         blob_id = store_blob_tx(tx, result.raw, result.parsed)
         self._copies_tx(tx, result, blob_id, rcpts)
-        return blob_id
-
-    def _direct_outbound_tx(self, tx: Tx, result: DeliveryResult, rcpts: list[str],
-                            envelope: tuple) -> tuple[int, OutboundMessage]:
-        blob_id = self._direct_tx(tx, result, rcpts, envelope)
+        if not result.outbound:
+            return blob_id, None
         sender, source, auth_account, client_ip, trusted = envelope
         qid = enqueue_tx(tx, result.raw, result.parsed, sender,
                          [(rcpts[i], "outbound") for i in sorted(result.outbound)], source,

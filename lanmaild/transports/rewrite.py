@@ -60,7 +60,7 @@ def _with_address(value: bytes, address: str) -> str:
     name = re.sub(r"[\x00-\x1f\x7f]", "", name)
     if not name:
         return address
-    if re.search(r"=\?", text) and text.lstrip().startswith("=?"):
+    if text.lstrip().startswith("=?"):
         # an encoded word display name: keep it as it was written
         return f"{text.split('<', 1)[0].strip()} <{address}>"
     local, _, domain = address.rpartition("@")

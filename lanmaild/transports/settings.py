@@ -27,7 +27,7 @@ from ..config.loader import (
     register_main_section,
     resolve_path,
 )
-from ..config.units import parse_duration, parse_size
+from ..config.units import parse_duration
 from ..syntax import ADDRESS_RE, DOMAIN_RE
 
 TRANSPORTS = ("smtp", "mx", "folder", "http-post", "webspace")
@@ -145,22 +145,6 @@ def _choice(t: Table, key: str, choices: tuple[str, ...], default: str) -> str:
     return value
 
 
-def _duration(t: Table, key: str, default: int) -> int:
-    value = t.get(key, (str, int), default)
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise t.err(key, str(exc)) from None
-
-
-def _size(t: Table, key: str) -> int:
-    value = t.get(key, (str, int), 0)
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise t.err(key, str(exc)) from None
-
-
 def _base(t: Table) -> Path:
     """conf.d: relative paths in lanmaild.toml and in account files start there."""
     return t.path.parent.parent if t.path.parent.name == "accounts" else t.path.parent
@@ -198,7 +182,7 @@ def _smtp(t: Table) -> SmtpSettings:
         host=s.get("host", str, ""), port=_port(s, "port", 465 if tls == "implicit" else 587),
         tls=tls, verify=s.get("verify_tls", bool, True), ca_file=_file(s, "ca_file"),
         user=s.get("user", str, ""), password=s.secret("password"),
-        timeout=_duration(s, "timeout", 60) or 60)
+        timeout=s.duration("timeout", 60) or 60)
     if cfg.host and not DOMAIN_RE.match(cfg.host) and not _is_ip(cfg.host):
         raise s.err("host", f"'{cfg.host}' is not a host name")
     if bool(cfg.user) != bool(cfg.password):
@@ -232,7 +216,7 @@ def _http_post(t: Table) -> HttpPostSettings:
         url=_url(s, "url"), field_name=s.get("field", str, "rfc822data") or "rfc822data",
         user=s.get("user", str, ""), password=s.secret("password"),
         verify=s.get("verify_tls", bool, True), ca_file=_file(s, "ca_file"),
-        timeout=_duration(s, "timeout", 60) or 60)
+        timeout=s.duration("timeout", 60) or 60)
     s.finish()
     return cfg
 
@@ -250,7 +234,7 @@ def _webspace(t: Table) -> WebspaceSettings:
         smtp_host=s.get("smtp_host", str, ""), smtp_port=_port(s, "smtp_port", 587),
         smtp_tls=_choice(s, "smtp_tls", TLS_MODES, "starttls"),
         smtp_user=s.get("smtp_user", str, ""), smtp_password=s.secret("smtp_password"),
-        timeout=_duration(s, "timeout", 60) or 60)
+        timeout=s.duration("timeout", 60) or 60)
     if cfg.script_password and len(cfg.script_password) < 16:
         raise s.err("script_password", "is too short: use at least 16 characters (the seed: "
                     "\"the password should be very long\")")
@@ -300,7 +284,7 @@ def _common(t: Table, transport: str, sender_key: str) -> dict:
     values = dict(
         transport=transport, smtp=_smtp(t), folder=_folder(t), http_post=_http_post(t),
         webspace=_webspace(t), sender=_sender(t, sender_key),
-        message_size=_size(t, "message_size"), max_recipients=t.get("max_recipients", int, 0),
+        message_size=t.size("message_size"), max_recipients=t.get("max_recipients", int, 0),
         dkim=t.get("dkim", bool, True), smime=_smime(t))
     if values["max_recipients"] < 0:
         raise t.err("max_recipients", "must be 0 (no limit) or more")
@@ -340,8 +324,8 @@ def parse_global(path: Path, text: str, data) -> OutgoingSettings:
         raise t.err("retry", "list at least one wait longer than 0 (e.g. [\"1m\", \"5m\"])")
     dns = t.str_list("dns_servers")
     cfg = OutgoingSettings(
-        **values, retry=schedule, max_age=_duration(t, "max_age", 5 * 86400),
-        delay_warning=_duration(t, "delay_warning", 4 * 3600),
+        **values, retry=schedule, max_age=t.duration("max_age", 5 * 86400),
+        delay_warning=t.duration("delay_warning", 4 * 3600),
         connections=t.get("connections", int, 4), mx_port=_port(t, "mx_port", 25),
         dns_servers=tuple(dns))
     if cfg.connections < 1:

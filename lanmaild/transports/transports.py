@@ -3,6 +3,7 @@ by every account that uses it), rebuilt when a reload changes them."""
 
 from __future__ import annotations
 
+from .base import Transport
 from .folder import FolderTransport
 from .httppost import HttpPostTransport
 from .mx import MxResolver
@@ -16,7 +17,7 @@ class TransportCache:
         self.runtime = runtime
         self._items: dict[tuple, object] = {}
 
-    def get(self, kind: str, settings):
+    def get(self, kind: str, settings) -> Transport:
         cfg = self.runtime.config
         g = global_settings(cfg)
         sub = {"smtp": settings.smtp, "mx": (g.mx_port, g.dns_servers),

@@ -117,7 +117,7 @@ def test_upload_scripts_names_the_failing_step(daemon_factory, peers, tmp_path):
     www = tmp_path / "www"
     www.mkdir()
     sshd = peers(Sshd(tmp_path / "ssh", free_port()))
-    other = Sshd.__new__(Sshd)  # a host key that is not the server's
+    # a host key that is not the server's
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
                     str(tmp_path / "other")], check=True)
     other_key = " ".join((tmp_path / "other.pub").read_text().split()[:2])
@@ -144,7 +144,6 @@ def test_upload_scripts_names_the_failing_step(daemon_factory, peers, tmp_path):
     assert out.returncode == 1 and "step http" in out.stderr
     out = d.ctl("transport", "webspace", "upload-scripts", "--global")
     assert out.returncode == 1 and "no webspace" in out.stderr
-    del other
 
 
 def test_ftps_upload_verifies_the_certificate(daemon_factory, peers, tmp_path, tls_files):

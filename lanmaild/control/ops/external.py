@@ -70,7 +70,7 @@ async def external_fetch(runtime, args: dict) -> list:
     return out
 
 
-def _edit(runtime, account, mailbox: str, build_item) -> None:
+def _edit(runtime, account, build_item):
     def build(change: Change) -> None:
         path = find_item_file(accounts_dir(runtime.config_dir), account.name)
         doc = change.doc(path)
@@ -115,7 +115,7 @@ async def external_add(runtime, args: dict) -> dict:
             table[k] = v
         items.append(table)
 
-    await _apply(runtime, _edit(runtime, account, mailbox, add),
+    await _apply(runtime, _edit(runtime, account, add),
                  f"account {account.name}: external mailbox {mailbox} added")
     return {"account": account.name, "mailbox": mailbox}
 
@@ -136,7 +136,7 @@ async def external_modify(runtime, args: dict) -> dict:
         raise OpError("not_found", f"account {account.name} has no external mailbox "
                       f"'{mailbox}'")
 
-    await _apply(runtime, _edit(runtime, account, mailbox, modify),
+    await _apply(runtime, _edit(runtime, account, modify),
                  f"account {account.name}: external mailbox {mailbox} changed: "
                  + ", ".join(sorted(values)))
     return {"account": account.name, "mailbox": mailbox}
@@ -156,6 +156,6 @@ async def external_delete(runtime, args: dict) -> dict:
         raise OpError("not_found", f"account {account.name} has no external mailbox "
                       f"'{mailbox}'")
 
-    await _apply(runtime, _edit(runtime, account, mailbox, delete),
+    await _apply(runtime, _edit(runtime, account, delete),
                  f"account {account.name}: external mailbox {mailbox} deleted")
     return {"account": account.name, "mailbox": mailbox, "deleted": True}

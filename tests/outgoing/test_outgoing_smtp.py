@@ -155,3 +155,14 @@ def test_many_mails_each_relayed_exactly_once(daemon_factory, tls_files, smartho
     subjects = collections.Counter(
         re.search(rb"Subject: (once-\d+)", t.data).group(1) for t in sh.handler.transactions)
     assert len(subjects) == n and set(subjects.values()) == {1}, subjects.most_common(3)
+
+
+def test_delay_warning_off(daemon_factory, tls_files, smarthost):
+    """delay_warning = 0: only the final bounce, no "delayed" DSN before it."""
+    sh = smarthost(rcpt_replies={"slow@remote.example": "451 4.3.0 try later"})
+    d = make(daemon_factory, tls_files, sh, extra='max_age = "3s"\ndelay_warning = 0\n')
+    send(d, addr("meier"), ["slow@remote.example"], "slow", service="submission", login=LOGIN)
+    wait_for(lambda: mail_list(d, "meier"), timeout=20, what="the bounce")
+    wait_for(lambda: queue(d) == [], what="an empty queue")
+    assert [dsn_parts(r)[0] for r in raw_messages(d, "meier")] == \
+        ["Undelivered Mail Returned to Sender"]

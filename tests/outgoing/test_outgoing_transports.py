@@ -3,6 +3,7 @@ and the seed's own PHP receiver served by ``php -S``."""
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 
@@ -107,3 +108,50 @@ def test_transport_without_its_settings_is_refused(daemon_factory, missing):
     out = d.ctl("config", "check")
     assert out.returncode != 0
     assert "meier.toml" in out.stderr and f"needs [outgoing.{kind}] {missing}" in out.stderr
+
+
+def test_http_post_basic_auth_and_fields(daemon_factory):
+    """The upload carries basic auth, the configured field with the mail as a file, and
+    the envelope fields (a stdlib HTTP server records what arrives)."""
+    import threading
+    from email import message_from_bytes
+    from email.policy import HTTP
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got: list[tuple[str, bytes, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.headers.get("Authorization", ""), body,
+                        self.headers["Content-Type"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        d = daemon_factory(accounts={"meier": {}}, start=False)
+        (d.conf / "accounts" / "meier.toml").chmod(0o600)
+        account_outgoing(d, '[outgoing]\ntransport = "http-post"\n[outgoing.http-post]\n'
+                         f'url = "http://127.0.0.1:{server.server_address[1]}/in"\n'
+                         'field = "mailfile"\nuser = "poster"\npassword = "post-Secret-1"\n')
+        d.start()
+        send(d, addr("meier"), ["a@remote.example"], "with auth", service="submission",
+             login=LOGIN)
+        wait_for(lambda: queue(d) == [], what="the upload")
+        auth, body, ctype = got[0]
+        assert auth == "Basic " + base64.b64encode(b"poster:post-Secret-1").decode()
+        form = message_from_bytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body,
+                                  policy=HTTP)
+        parts = {p.get_param("name", header="content-disposition"): p
+                 for p in form.iter_parts()}
+        assert parts["envelope_to"].get_content().strip() == "a@remote.example"
+        assert parts["mailfile"].get_filename().endswith(".eml")
+        assert parts["mailfile"].get_content_type() == "message/rfc822"
+        assert b"Subject: with auth" in body
+    finally:
+        server.shutdown()

@@ -145,3 +145,19 @@ def test_gsm7_text_rules():
     assert gsm7("日本") == "??"
     assert len(gsm7("x" * 300)) == 160
     assert len(gsm7("€" * 100)) == 80  # extension characters count twice
+
+
+def test_get_gateway_with_placeholders_in_the_url(daemon_factory, gateway):
+    toml = (f'[sms]\nmethod = "GET"\n'
+            f'url = "http://127.0.0.1:{gateway.port}/sms?to={{number_digits}}&msg={{text}}"\n'
+            'retries = 0\nsuccess_match = "queued"\n')
+    d = daemon_factory(accounts={"meier": {"sms_number": "+491701234567"}}, extra_toml=toml)
+    send(d, "a@remote.example", [addr("meier")], "",
+         raw=message("=?utf-8?q?Hallo_&_Tsch=C3=BCss?=", sender="a@remote.example",
+                     to=addr("meier")))
+    wait_for(lambda: gateway.requests, what="the SMS request")
+    req = gateway.requests[0]
+    assert req["method"] == "GET" and req["body"] == ""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(req["path"]).query)
+    assert query == {"to": ["491701234567"],
+                     "msg": ["New mail from a@remote.example: Hallo & Tschüss"]}

@@ -19,11 +19,11 @@ MAILBOX = typer.Argument(..., metavar="NAME", help="the external mailbox's name"
 
 
 def _opts(protocol, host, port, tls, verify_tls, user, folder, keep, delete_after_days,
-          multidrop, fallback, interval, enabled, password_stdin) -> dict:
+          multidrop, fallback, interval, idle, enabled, password_stdin) -> dict:
     values = {"protocol": protocol, "host": host, "port": port, "tls": tls,
               "verify_tls": verify_tls, "user": user, "folders": folder or None,
               "keep": keep, "delete_after_days": delete_after_days, "multidrop": multidrop,
-              "fallback": fallback, "interval": interval, "enabled": enabled}
+              "fallback": fallback, "interval": interval, "idle": idle, "enabled": enabled}
     values = {k: v for k, v in values.items() if v is not None}
     if password_stdin:
         values["password"] = read_password(True)
@@ -46,6 +46,8 @@ MULTIDROP = typer.Option(None, "--multidrop/--no-multidrop",
                          help="distribute by recipient to the local accounts")
 FALLBACK = typer.Option(None, "--fallback", help="multidrop: account for unmatched mail")
 INTERVAL = typer.Option(None, "--interval", help="own check interval (e.g. 10m)")
+IDLE = typer.Option(None, "--idle/--no-idle",
+                    help="imap: fetch as soon as the server reports new mail (IMAP IDLE)")
 ENABLED = typer.Option(None, "--enabled/--disabled")
 PASSWORD = typer.Option(False, "--password-stdin", help="read the password from stdin")
 
@@ -55,13 +57,15 @@ def add(name: str = ACCOUNT, mailbox: str = MAILBOX, protocol: str = PROTOCOL,
         host: str = HOST, port: int = PORT, tls: str = TLS, verify_tls: bool = VERIFY,
         user: str = USER, folder: list[str] = FOLDER, keep: bool = KEEP,
         delete_after_days: int = DAYS, multidrop: bool = MULTIDROP, fallback: str = FALLBACK,
-        interval: str = INTERVAL, enabled: bool = ENABLED, password_stdin: bool = PASSWORD,
+        interval: str = INTERVAL, idle: bool = IDLE, enabled: bool = ENABLED,
+        password_stdin: bool = PASSWORD,
         json_: bool = JSON_OPTION) -> None:
     """Add an external mailbox (the password comes from stdin: --password-stdin)."""
     if not password_stdin:
         fail("give the mailbox's password on stdin with --password-stdin", 2)
     values = _opts(protocol, host, port, tls, verify_tls, user, folder, keep,
-                   delete_after_days, multidrop, fallback, interval, enabled, password_stdin)
+                   delete_after_days, multidrop, fallback, interval, idle, enabled,
+                   password_stdin)
     emit(state.call("external.add", name=name, mailbox=mailbox, **values),
          lambda r: typer.echo(f"external mailbox {r['mailbox']} added to {r['account']}"),
          json_)
@@ -72,11 +76,13 @@ def modify(name: str = ACCOUNT, mailbox: str = MAILBOX, protocol: str = PROTOCOL
            host: str = HOST, port: int = PORT, tls: str = TLS, verify_tls: bool = VERIFY,
            user: str = USER, folder: list[str] = FOLDER, keep: bool = KEEP,
            delete_after_days: int = DAYS, multidrop: bool = MULTIDROP,
-           fallback: str = FALLBACK, interval: str = INTERVAL, enabled: bool = ENABLED,
+           fallback: str = FALLBACK, interval: str = INTERVAL, idle: bool = IDLE,
+           enabled: bool = ENABLED,
            password_stdin: bool = PASSWORD, json_: bool = JSON_OPTION) -> None:
     """Change settings of an external mailbox."""
     values = _opts(protocol, host, port, tls, verify_tls, user, folder, keep,
-                   delete_after_days, multidrop, fallback, interval, enabled, password_stdin)
+                   delete_after_days, multidrop, fallback, interval, idle, enabled,
+                   password_stdin)
     if not values:
         fail("nothing to change: give an option (see --help)", 2)
     emit(state.call("external.modify", name=name, mailbox=mailbox, **values),

@@ -1,14 +1,25 @@
 """Talking to the provider: stdlib ``poplib``/``imaplib`` (blocking, so every call runs in
 a thread via ``asyncio.to_thread``; the notes on vetted libraries found no maintained,
 licence-compatible async POP3/IMAP client). TLS: implicit, STARTTLS/STLS, or none; the
-certificate is verified unless the mailbox says ``verify_tls = false``."""
+certificate is verified unless the mailbox says ``verify_tls = false``.
+
+Downloads are streamed (issue 10: "big messages are streamed, not held twice in memory"):
+POP3 RETR and the IMAP literal of ``BODY.PEEK[]`` go line by line into a ``Spool`` (an
+unnamed temporary file), CRLF-normalised on the way, and come back as ONE ``bytes`` object
+that already starts with the ``Received:`` header: what the store keeps. The stdlib would
+build a list of every line, join it, and the header would cost a third copy.
+"""
 
 from __future__ import annotations
 
 import imaplib
 import poplib
 import re
+import socket
 import ssl
+import tempfile
+
+PIECE = 64 * 1024  # longest piece read at once; longer lines arrive in several pieces
 
 
 class FetchError(Exception):
@@ -40,6 +51,37 @@ def classify(exc: BaseException) -> FetchError:
     if re.search(r"auth|login|password|credentials|-ERR \[AUTH\]", text, re.I):
         return FetchError("auth", f"login refused: {text}")
     return FetchError("protocol", text[:300])
+
+
+class Spool:
+    """One message on its way in: pieces (as ``readline`` returns them, so a line feed can
+    only be a piece's last octet) written to an unnamed temporary file with bare LF turned
+    into CRLF, at most ``limit`` octets, read back once by ``take``."""
+
+    def __init__(self, head: bytes, limit: int, directory: str | None = None) -> None:
+        self.file = tempfile.TemporaryFile(dir=directory)
+        self.limit = limit
+        self.size = 0
+        self._cr = False  # the last piece ended in CR (a CRLF cut between two pieces)
+        self.add(head)
+
+    def add(self, piece: bytes) -> None:
+        if piece.endswith(b"\n") and not piece.endswith(b"\r\n") and not (
+                piece == b"\n" and self._cr):
+            piece = piece[:-1] + b"\r\n"
+        self._cr = piece.endswith(b"\r")
+        self.size += len(piece)
+        if self.size > self.limit:
+            raise FetchError("size", f"message larger than {self.limit} octets")
+        self.file.write(piece)
+
+    def take(self) -> bytes:
+        with self.file:
+            self.file.seek(0)
+            return self.file.read()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 # --------------------------------------------------------------------------- POP3
@@ -99,19 +141,68 @@ def pop3_listing(conn: poplib.POP3) -> tuple[list[tuple[int, str, int]], bool]:
     return out, True
 
 
-def pop3_retr(conn: poplib.POP3, n: int) -> bytes:
-    return b"\r\n".join(conn.retr(n)[1]) + b"\r\n"
+def _pop3_line(conn: poplib.POP3) -> bytes:
+    piece = conn.file.readline(PIECE)
+    if not piece:
+        raise FetchError("connect", "the POP3 server closed the connection")
+    return piece
+
+
+def pop3_retr(conn: poplib.POP3, n: int, spool: Spool) -> None:
+    """RETR into ``spool``, undoing the byte-stuffing (RFC 1939 section 3). Read from the
+    connection's own socket file: poplib's ``retr`` keeps every line in a list and refuses
+    lines over 2,048 octets, which real mail (unwrapped HTML) has."""
+    conn.sock.sendall(b"RETR %d\r\n" % n)
+    status = _pop3_line(conn)
+    if not status.startswith(b"+OK"):
+        raise FetchError("protocol", f"RETR {n}: {status[:200].decode('latin-1').strip()}")
+    at_line_start = True
+    while True:
+        piece = _pop3_line(conn)
+        if at_line_start:
+            if piece in (b".\r\n", b".\n"):
+                return
+            if piece.startswith(b".."):
+                piece = piece[1:]
+        at_line_start = piece.endswith(b"\n")
+        spool.add(piece)
 
 
 # --------------------------------------------------------------------------- IMAP
 
 
+class _SpoolLiterals:
+    """imaplib reads every literal with ``read(size)``; while ``spool`` is set (during
+    one ``BODY.PEEK[]``) the literal goes into it piece by piece and imaplib keeps b""."""
+
+    spool: Spool | None = None
+
+    def read(self, size: int) -> bytes:
+        if self.spool is None:
+            return super().read(size)
+        left = size
+        while left:
+            piece = self.file.readline(min(left, PIECE))
+            if not piece:
+                raise FetchError("connect", "the IMAP server closed the connection")
+            left -= len(piece)
+            self.spool.add(piece)
+        return b""
+
+
+class IMAP(_SpoolLiterals, imaplib.IMAP4):
+    pass
+
+
+class IMAPS(_SpoolLiterals, imaplib.IMAP4_SSL):
+    pass
+
+
 def imap_connect(mb, timeout: float = 60) -> imaplib.IMAP4:
     def open_() -> imaplib.IMAP4:
         if mb.tls == "implicit":
-            return imaplib.IMAP4_SSL(mb.host, mb.port, ssl_context=tls_context(mb),
-                                     timeout=timeout)
-        conn = imaplib.IMAP4(mb.host, mb.port, timeout=timeout)
+            return IMAPS(mb.host, mb.port, ssl_context=tls_context(mb), timeout=timeout)
+        conn = IMAP(mb.host, mb.port, timeout=timeout)
         if mb.tls == "starttls":
             conn.starttls(ssl_context=tls_context(mb))
         return conn
@@ -152,14 +243,15 @@ def imap_listing(conn: imaplib.IMAP4) -> list[tuple[int, int, str]]:
     return out
 
 
-def imap_fetch(conn: imaplib.IMAP4, uid: int) -> bytes | None:
-    typ, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
-    if typ != "OK":
-        return None
-    for item in data:
-        if isinstance(item, tuple):
-            return item[1]
-    return None
+def imap_fetch(conn: IMAP, uid: int, spool: Spool) -> bool:
+    """UID FETCH BODY.PEEK[] into ``spool``; False if the message is gone (expunged by
+    another client since the listing)."""
+    conn.spool = spool
+    try:
+        typ, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+    finally:
+        conn.spool = None
+    return typ == "OK" and any(isinstance(item, tuple) for item in data)
 
 
 def imap_delete(conn: imaplib.IMAP4, uids: list[int]) -> None:
@@ -173,3 +265,53 @@ def imap_delete(conn: imaplib.IMAP4, uids: list[int]) -> None:
         conn.uid("EXPUNGE", uid_set)
     else:
         conn.expunge()
+
+
+# --------------------------------------------------------------------------- IMAP IDLE
+
+_CHANGE = re.compile(rb"^\* \d+ (?:EXISTS|RECENT)\b", re.I)
+
+
+def _imap_line(conn: imaplib.IMAP4) -> bytes:
+    line = conn.readline()  # unlike imaplib's own reader, this one returns b"" at EOF
+    if not line:
+        raise FetchError("connect", "the IMAP server closed the connection")
+    return line
+
+
+def imap_idle(conn: imaplib.IMAP4, wait: float) -> bool:
+    """One IDLE (RFC 2177): True when the server reports new mail (EXISTS/RECENT), after
+    DONE and the tagged OK; False when ``wait`` seconds pass without news. A read timeout
+    leaves the socket file unusable, so after False the caller logs out and reconnects
+    (with ``wait`` under 29 minutes that is also the RFC's "re-issue IDLE at least every 29
+    minutes"). The loop ends a wait early by shutting the socket down (``wake``)."""
+    tag = b"IDLE%d" % id(conn)
+    conn.send(tag + b" IDLE\r\n")
+    first = _imap_line(conn)
+    if not first.startswith(b"+"):
+        raise FetchError("protocol", f"IDLE refused: {first[:200].decode('latin-1').strip()}")
+    conn.sock.settimeout(wait)
+    try:
+        while True:
+            line = _imap_line(conn)
+            if line.upper().startswith(b"* BYE"):
+                raise FetchError("connect", "the IMAP server ended the IDLE session")
+            if _CHANGE.match(line):
+                break
+    except TimeoutError:
+        return False
+    finally:
+        conn.sock.settimeout(60)
+    conn.send(b"DONE\r\n")
+    while not _imap_line(conn).startswith(tag + b" "):
+        pass
+    return True
+
+
+def wake(conn: imaplib.IMAP4) -> None:
+    """From another thread: end a blocked IDLE read (shut the TCP socket itself down:
+    the file object's close would wait for the reading thread's lock)."""
+    try:
+        socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..delivery.address import resolve
-from ..mime import normalize_crlf, parse_message
+from ..mime import parse_message
 from . import client
 
 log = logging.getLogger("lanmaild.fetch")
@@ -89,10 +89,30 @@ def received(cfg, account: str, mb, protocol: str) -> bytes:
             f"{email.utils.formatdate(localtime=True)}\r\n").encode()
 
 
+def _spool_dir(cfg) -> str:
+    """Downloads are spooled beside the store (not in /tmp, which may be a small tmpfs)."""
+    path = cfg.server.data_dir / "spool"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return str(path)
+
+
+async def _download(runtime, account: str, mb, ident, download) -> bytes | None:
+    """The message as it will be stored (Received: header first, CRLF line ends), held
+    once in memory; None if the server no longer has it."""
+    cfg = runtime.config
+    head = received(cfg, account, mb, mb.protocol)
+    spool = client.Spool(head, cfg.limits.message_size + len(head), _spool_dir(cfg))
+    try:
+        if not await asyncio.to_thread(download, ident, spool):
+            return None
+        return await asyncio.to_thread(spool.take)
+    finally:
+        spool.close()
+
+
 async def _queue(runtime, where, key: str, account: str, mb, raw: bytes, size: int,
                  message_id: str) -> bool:
     cfg = runtime.config
-    raw = received(cfg, account, mb, mb.protocol) + normalize_crlf(raw)
     parsed = await asyncio.to_thread(parse_message, raw)
     qid = await runtime.store.fetch.enqueue_fetched(
         where, key, message_id, size, raw, parsed, envelope_sender(raw),
@@ -112,8 +132,9 @@ def _expired(mb, fetched_at: int) -> bool:
 async def _take(runtime, where, account: str, mb, items: list, seen: dict,
                 result: FetchResult, download) -> list:
     """Queue every message of ``items`` [(id, key, size, message-id or None)] that is not
-    in ``seen``; returns the ids to delete on the server (taken now or before, when the
-    mailbox does not keep mail, or keeps it only so many days)."""
+    in ``seen`` (``download(id, spool)`` runs in a thread); returns the ids to delete on
+    the server (taken now or before, when the mailbox does not keep mail, or keeps it
+    only so many days)."""
     result.todo += sum(1 for _i, key, _s, _m in items if key not in seen)
     limit = runtime.config.limits.message_size
     delete = []
@@ -126,7 +147,7 @@ async def _take(runtime, where, account: str, mb, items: list, seen: dict,
         if size > limit:  # never downloaded; left on the server for the user to handle
             result.skipped += 1
             continue
-        raw = await download(ident)
+        raw = await _download(runtime, account, mb, ident, download)
         if raw is None:
             continue
         if mid is None:
@@ -153,7 +174,7 @@ async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
         seen = await runtime.store.fetch.seen(where)
         items = [(n, key, size, None) for n, key, size in listing]
         delete = await _take(runtime, where, account, mb, items, seen, result,
-                             lambda n: asyncio.to_thread(client.pop3_retr, conn, n))
+                             lambda n, spool: client.pop3_retr(conn, n, spool) or True)
         for n in delete:
             await asyncio.to_thread(conn.dele, n)
         await asyncio.to_thread(conn.quit)  # the deletions take effect here
@@ -210,7 +231,7 @@ async def _imap_folder(runtime, conn, account: str, mb, folder: str,
         seen = await store.seen(where)
     items = [(uid, f"{uidvalidity}:{uid}", size, mid) for uid, size, mid in listing]
     delete = await _take(runtime, where, account, mb, items, seen, result,
-                         lambda uid: asyncio.to_thread(client.imap_fetch, conn, uid))
+                         lambda uid, spool: client.imap_fetch(conn, uid, spool))
     await asyncio.to_thread(client.imap_delete, conn, delete)
     result.deleted += len(delete)
     await store.forget(where, _gone(seen, items))

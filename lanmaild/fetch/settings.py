@@ -16,6 +16,7 @@
     multidrop = false            # distribute by recipient (Delivered-To, To, Cc ...)
     fallback = ""                # multidrop: for mail matching no account (default postmaster)
     interval = ""                # this mailbox's own check interval (default [fetch])
+    idle = false                 # imap: push by IDLE where the provider offers it
     enabled = true
 
     [fetch]                      # lanmaild.toml
@@ -89,6 +90,7 @@ class ExternalMailbox:
     multidrop: bool = False
     fallback: str = ""
     interval: int = 0  # 0 = the global one
+    idle: bool = False  # imap: IDLE push (lanmaild.fetch.idle)
     enabled: bool = True
 
 
@@ -120,7 +122,10 @@ def _one(path: Path, text: str, data) -> ExternalMailbox:
         verify_tls=t.get("verify_tls", bool, True), ca_file=ca_file, folders=folders,
         keep=t.get("keep", bool, True), delete_after_days=t.non_negative("delete_after_days", 0),
         multidrop=t.get("multidrop", bool, False), fallback=t.get("fallback", str, ""),
-        interval=interval, enabled=t.get("enabled", bool, True))
+        interval=interval, idle=t.get("idle", bool, False),
+        enabled=t.get("enabled", bool, True))
+    if mailbox.idle and protocol != "imap":
+        raise t.err("idle", "IDLE is an IMAP command: set idle only for protocol = \"imap\"")
     if not mailbox.user or not mailbox.password:
         raise t.err("user" if not mailbox.user else "password",
                     "set user and password (lanmailctl external add ... --password-stdin)")

@@ -36,7 +36,7 @@ from .params import (
     token_value,
 )
 from .render import NIL, nstring, string
-from .text import base_subject, body_text
+from .text import MAX_OCTETS_PER_CHAR, base_subject, body_text
 
 __all__ = [
     "LEAF",
@@ -426,7 +426,9 @@ def _search_text(ctx: _Ctx, top: _Part, hint: str | None) -> str:
 
 def _leaf_text(ctx: _Ctx, p: _Part, limit: int) -> str:
     cte = token_value(p.content.get("content-transfer-encoding")) or "7bit"
-    return body_text(ctx.raw[p.bs : p.end], cte, _charset(p), p.subtype, limit)
+    # cut before slicing: a slice of the whole part would copy all of a 30 MB body
+    end = min(p.end, p.bs + limit * MAX_OCTETS_PER_CHAR)
+    return body_text(ctx.raw[p.bs : end], cte, _charset(p), p.subtype, limit)
 
 
 def _attachment_names(top: _Part) -> list[str]:

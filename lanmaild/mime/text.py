@@ -49,6 +49,9 @@ def html_to_text(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+MAX_OCTETS_PER_CHAR = 8  # html; plain text needs at most 4
+
+
 def body_text(data: bytes, encoding: str, charset: str | None, subtype: str, limit: int) -> str:
     """Decoded text of one text/* part, at most ``limit`` characters.
 
@@ -57,7 +60,7 @@ def body_text(data: bytes, encoding: str, charset: str | None, subtype: str, lim
     """
     if limit <= 0:
         return ""
-    factor = 8 if subtype == "html" else 4
+    factor = MAX_OCTETS_PER_CHAR if subtype == "html" else 4
     data = data[: limit * factor]
     text = decode_bytes(decode_transfer(data, encoding), charset)
     if subtype == "html":

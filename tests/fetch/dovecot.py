@@ -44,6 +44,7 @@ auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
 first_valid_uid = 1
 pop3_uidl_format = %08Xu%08Xv
+mailbox_idle_check_interval = 1 secs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/users

@@ -14,7 +14,7 @@ from ..registry import OpError, arg, op
 KEYS = {"protocol": str, "host": str, "port": int, "tls": str, "verify_tls": bool,
         "ca_file": str, "user": str, "password": str, "folders": list, "keep": bool,
         "delete_after_days": int, "multidrop": bool, "fallback": str, "interval": str,
-        "enabled": bool}
+        "idle": bool, "enabled": bool}
 
 
 def _account(runtime, name: str):

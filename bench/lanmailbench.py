@@ -84,7 +84,7 @@ SETTLE_SECONDS = 2.0  # idle time after a fill, before the measured stages
 ANCHOR_PORTS = (10025, 10143, 10110)
 ANCHOR_PIDFILES = ("/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")
 ALL_STAGES = ("smtp", "fill-small", "imap-small", "pop3", "latency", "mbsync", "clients",
-              "fill-big", "imap-big", "outgoing", "einvoice", "fetch")
+              "fill-big", "imap-big", "outgoing", "einvoice", "fetch", "oauth")
 IMAP_STEPS = ("login_select", "fetch_headers", "search_from", "search_text", "fetch_full",
               "store_seen", "concurrent_full")
 
@@ -763,6 +763,7 @@ class Server:
     served: set = field(default_factory=set)
     big_mailbox: str = ""
     control: str = ""  # lanmaild's control socket (the fetch stage configures through it)
+    http: int = 0  # lanmaild's HTTP (OAuth2) port
 
     def mailbox(self, box: str) -> str:
         if box == "small":
@@ -806,7 +807,8 @@ class Lanmaild:
         else:
             d = Path(tempfile.mkdtemp(prefix="lanmailbench-"))
         self.dir = d
-        ports = {"smtp": _free_port(), "imap": _free_port(), "pop3": _free_port()}
+        ports = {"smtp": _free_port(), "imap": _free_port(), "pop3": _free_port(),
+                 "http": _free_port()}
         (d / "accounts").mkdir()
         (d / "groups").mkdir()
         (d / "data").mkdir()
@@ -818,6 +820,7 @@ class Lanmaild:
             f'[listen]\nsmtp = ["127.0.0.1:{ports["smtp"]}"]\nsubmission = []\nsmtps = []\n'
             f'imap = ["127.0.0.1:{ports["imap"]}"]\nimaps = []\n'
             f'pop3 = ["127.0.0.1:{ports["pop3"]}"]\npop3s = []\n'
+            f'http = ["127.0.0.1:{ports["http"]}"]\n'
             "[limits]\nconnections_per_ip = 200\n" + self.extra_toml)
         (d / "accounts" / "bench.toml").write_text(f'password = "{hash_password(PASSWORD)}"\n')
         import einvoice  # the e-invoice stage's mailbox (same password)
@@ -840,7 +843,8 @@ class Lanmaild:
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         ep = Endpoint("127.0.0.1", ports["smtp"], ports["imap"], ports["pop3"])
-        srv = Server("lanmail", f"lanmaild-{_lanmail_version()}", ep, [self.proc.pid])
+        srv = Server("lanmail", f"lanmaild-{_lanmail_version()}", ep, [self.proc.pid],
+                     http=ports["http"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -1509,6 +1513,25 @@ class Bench:
         print(f"   {srv.label:<32} einvoice: corpus scan {scan['cpu_s']} s CPU for "
               f"{scan['mb']} MB ({scan['ms_per_mb']} ms/MB, {scan['found']} found)", flush=True)
 
+    def oauth(self, srv: Server, r: int) -> None:
+        """Token log-ins against password log-ins, and the token endpoint (bench/oauth.py)."""
+        import oauth
+
+        p = self.plan
+        n = 1000 if p.smtp_n <= 500 else 5000
+        conc = max(p.imap_conc)
+        client, tokens = oauth.grant(srv, USER, PASSWORD, conc)
+        for how, command in (("xoauth2", oauth.xoauth2_command(USER, tokens[0]["access_token"])),
+                             ("password", oauth.password_command(USER, PASSWORD))):
+            m = oauth.login_rate(srv, command, n, conc)
+            self.rep.result(srv, f"imap.login_{how}", {"conc": conc}, r, m)
+            print(f"   {srv.label:<32} imap login {how} x{conc}: {m['logins_per_s']} logins/s",
+                  flush=True)
+        m = oauth.token_rate(srv, client, tokens, n // 5)
+        self.rep.result(srv, "oauth.token_refresh", {"conc": conc}, r, m)
+        print(f"   {srv.label:<32} token endpoint (refresh) x{conc}: {m['requests_per_s']} "
+              "requests/s", flush=True)
+
     def fetch_stage(self, servers: list[Server]) -> None:
         import fetch
 
@@ -1596,6 +1619,11 @@ class Bench:
                         self.guarded(srv, stage, {}, {"imap"}, fn, r)
             elif stage == "fetch":
                 self.fetch_stage(servers)
+            elif stage == "oauth":
+                for r in range(1, p.repeat + 1):
+                    for srv in servers:
+                        if srv.role == "lanmail":
+                            self.guarded(srv, stage, {}, {"imap"}, self.oauth, r)
             elif stage == "einvoice":
                 for r in range(1, p.repeat + 1):
                     for srv in servers:

@@ -19,7 +19,8 @@ One package per concern, as in mox:
 - ``mime``      parse once: ``parse_message(raw) -> ParsedMessage`` computes everything IMAP
                 needs (ENVELOPE, BODYSTRUCTURE, part offsets, header fields, search text) at
                 delivery/APPEND time; the store keeps it next to the raw bytes.
-- ``auth``      passwords (salted scrypt), SASL mechanisms, login throttling. Shared by SMTP,
+- ``auth``      passwords (salted scrypt), SASL mechanisms and their one exchange loop,
+                login throttling (also for the OAuth2 sign-in and token endpoint). Shared by SMTP,
                 IMAP and POP3; nothing protocol specific lives here.
 - ``net``       listeners, TLS contexts, per-IP connection limits: shared by all protocols.
 - ``smtp``      aiosmtpd protocol engine + our policy handler (relay rules, AUTH, size).
@@ -37,7 +38,10 @@ One package per concern, as in mox:
 - ``einvoice``  e-invoice detection (lxml, pypdf), scanned before the pipeline in a thread,
                 routed by its stage.
 - ``fetch``     external mailboxes (POP3/IMAP at a provider): the scheduler service and
-                the exactly-once fetch (``store.fetchstate``).
+                the exactly-once fetch (``store.fetchstate``), IMAP IDLE push.
+- ``oauth``     OAuth2 clients per account, the authorization server (authlib) and the
+                bearer-token check behind XOAUTH2/OAUTHBEARER (``store.oauth``).
+- ``http``      the HTTP listener (aiohttp) that serves the packages' routes (OAuth2).
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.

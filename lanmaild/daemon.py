@@ -31,6 +31,8 @@ SERVICES = (
     "lanmaild.transports",
     "lanmaild.sms",
     "lanmaild.fetch",
+    "lanmaild.oauth",
+    "lanmaild.http",
     "lanmaild.smtp",
     "lanmaild.imap",
     "lanmaild.pop3",

@@ -32,6 +32,7 @@ import ipaddress
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..net import ConnectionLimiter
@@ -70,6 +71,8 @@ class Authenticator:
         self._verified: dict[tuple[str, bytes], str] = {}
         self._hashing = asyncio.Semaphore(HASH_SLOTS)
         self._rehashing: set[str] = set()
+        # (token, service) -> (account | None, error status): set by lanmaild.oauth
+        self.bearer: Callable[[str, str], Awaitable[tuple[Account | None, str]]] | None = None
 
     # ------------------------------------------------------------------ policy
 
@@ -108,32 +111,70 @@ class Authenticator:
         base = self.runtime.config.limits.auth_failure_delay_ms / 1000
         return base * min(MAX_PENALTY, max(1, failures))
 
+    def refused(self, ip: str, who: str) -> bool:
+        """Too many failures from this client (or for this account from it): refuse
+        without checking (also for the OAuth2 login page and token endpoint)."""
+        return self._blocked(ConnectionLimiter.client_key(ip), who, time.monotonic())
+
+    async def failed(self, ip: str, who: str, *, service: str, user: str,
+                     session: str = "-", blocked: bool = False) -> None:
+        """Count a failure, log the fail2ban line, and wait the failure delay."""
+        client = ConnectionLimiter.client_key(ip)
+        now = time.monotonic()
+        window = self.runtime.config.limits.auth_failure_window
+        if blocked:
+            log.warning("auth blocked: service=%s ip=%s user=%s session=%s (too many "
+                        "failures)", service, ip, _printable(user), session)
+            failures = self._by_client.count(client, now, window)
+        else:
+            failures = self._by_client.add(client, now, window)
+            self._by_account_client.add((who, client), now, window)
+            log.warning("auth failed: service=%s ip=%s user=%s session=%s", service, ip,
+                        _printable(user), session)
+        await asyncio.sleep(self._delay(failures))
+
+    def succeeded(self, ip: str, account: Account, *, service: str, session: str = "-",
+                  how: str = "") -> None:
+        self._by_account_client.forget((account.key, ConnectionLimiter.client_key(ip)))
+        log.info("auth ok: service=%s ip=%s user=%s session=%s%s", service, ip, account.name,
+                 session, f" mech={how}" if how else "")
+
     async def login(self, username: str, password: str, *, ip: str, service: str,
                     session: str = "-") -> Account | None:
         """The account on success; None after the failure delay otherwise."""
         account = self.resolve(username)
-        client = ConnectionLimiter.client_key(ip)
         who = account.key if account else name_key(username)
-        now = time.monotonic()
-        if self._blocked(client, who, now):
-            log.warning("auth blocked: service=%s ip=%s user=%s session=%s (too many failures)",
-                        service, ip, _printable(username), session)
-            window = self.runtime.config.limits.auth_failure_window
-            await asyncio.sleep(self._delay(self._by_client.count(client, now, window)))
+        if self.refused(ip, who):
+            await self.failed(ip, who, service=service, user=username, session=session,
+                              blocked=True)
             return None
         if account is not None and await self._check(account, password):
-            self._by_account_client.forget((who, client))
-            log.info("auth ok: service=%s ip=%s user=%s session=%s", service, ip, account.name,
-                     session)
+            self.succeeded(ip, account, service=service, session=session)
             self._maybe_rehash(account, password)
             return account
-        window = self.runtime.config.limits.auth_failure_window
-        failures = self._by_client.add(client, now, window)
-        self._by_account_client.add((who, client), now, window)
-        log.warning("auth failed: service=%s ip=%s user=%s session=%s", service, ip,
-                    _printable(username), session)
-        await asyncio.sleep(self._delay(failures))
+        await self.failed(ip, who, service=service, user=username, session=session)
         return None
+
+    async def login_bearer(self, username: str, token: str, *, ip: str, service: str,
+                           session: str = "-", mech: str = "") -> tuple[Account | None, str]:
+        """An OAuth2 access token (XOAUTH2/OAUTHBEARER): the account, or None and the
+        RFC 7628 status (``invalid_token``, ``insufficient_scope``). ``bearer`` is set by
+        ``lanmaild.oauth`` (None: no OAuth2 server, no token log-ins). A token costs one
+        indexed lookup by its hash, no slow hash."""
+        named = self.resolve(username) if username else None
+        who = named.key if named else name_key(username or "-")
+        if self.bearer is None:
+            return None, "invalid_token"
+        if self.refused(ip, who):
+            await self.failed(ip, who, service=service, user=username, session=session,
+                              blocked=True)
+            return None, "invalid_token"
+        account, status = await self.bearer(token, service)
+        if account is not None and (not username or named is account):
+            self.succeeded(ip, account, service=service, session=session, how=mech)
+            return account, ""
+        await self.failed(ip, who, service=service, user=username or "-", session=session)
+        return None, status or "invalid_token"
 
     async def _check(self, account: Account, password: str) -> bool:
         key = (account.key, hmac.new(self._secret, password.encode("utf-8", "surrogatepass"),

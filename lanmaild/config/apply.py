@@ -49,3 +49,28 @@ def accounts_dir(config_dir: Path) -> Path:
 
 def groups_dir(config_dir: Path) -> Path:
     return config_dir / "groups"
+
+
+def account_array_edit(runtime, account_name: str, key: str,
+                       edit: Callable[[Any], Any]) -> Callable[[Change], Any]:
+    """A ``build`` for ``apply_change`` that edits the array of tables ``key`` (e.g.
+    ``[[external]]``, ``[[oauth2_client]]``) in an account's file with ``edit(items)``;
+    an emptied array is removed. The file stays 0600 (it may hold secrets)."""
+    import tomlkit
+
+    from .writer import find_item_file
+
+    def build(change: Change) -> Any:
+        path = find_item_file(accounts_dir(runtime.config_dir), account_name)
+        doc = change.doc(path)
+        items = doc.get(key)
+        if items is None:
+            items = tomlkit.aot()
+            doc[key] = items
+        result = edit(items)
+        if len(items) == 0:
+            del doc[key]
+        change.put(path, doc, 0o600)
+        return result
+
+    return build

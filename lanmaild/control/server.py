@@ -58,9 +58,14 @@ async def handle_request(runtime, line: bytes) -> dict:
     args = request.get("args", {})
     if not isinstance(args, dict):
         return _error("bad_request", "'args' must be an object")
-    entry = OPS.get(request["op"])
+    return await run_op(runtime, request["op"], args)
+
+
+async def run_op(runtime, name: str, args: dict) -> dict:
+    """One op, its reply object (also the HTTP JSON API's, ``lanmaild.http.api``)."""
+    entry = OPS.get(name)
     if entry is None:
-        return _error("bad_request", f"unknown op '{request['op']}' (see op 'help')")
+        return _error("bad_request", f"unknown op '{name}' (see op 'help')")
     try:
         result = await entry.handler(runtime, args)
     except OpError as exc:
@@ -68,7 +73,7 @@ async def handle_request(runtime, line: bytes) -> dict:
     except ConfigError as exc:
         return _error("config", str(exc))
     except Exception as exc:  # noqa: BLE001 - the caller gets a line, the log the traceback
-        log.exception("control op %s failed", request["op"])
+        log.exception("control op %s failed", name)
         return _error("internal", f"{exc.__class__.__name__}: {exc}")
     return {"ok": True, "result": result}
 

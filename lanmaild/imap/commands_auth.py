@@ -1,5 +1,6 @@
 """Commands valid in any state and those that log in: CAPABILITY, NOOP, LOGOUT, STARTTLS,
-LOGIN, AUTHENTICATE (PLAIN, LOGIN; SASL-IR), ID (RFC 2971), ENABLE (RFC 5161)."""
+LOGIN, AUTHENTICATE (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER; SASL-IR), ID (RFC 2971),
+ENABLE (RFC 5161)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,7 @@ async def starttls(s: Session, cmd: Command) -> None:
     raise Done()
 
 
-async def _logged_in(s: Session, cmd: Command, username: str, password: str) -> None:
-    account = await s.runtime.auth.login(username, password, ip=s.conn.peer_ip,
-                                         service="imap", session=s.conn.session_id)
+def _logged_in(s: Session, account) -> None:
     if account is None or not s.logged_in(account):
         raise No("Authentication failed", "AUTHENTICATIONFAILED")
     s.log.info("login user=%s", account.name)
@@ -73,33 +72,38 @@ async def login(s: Session, cmd: Command) -> None:
     if not s.plaintext_ok:
         raise No("Log in after STARTTLS (LOGINDISABLED)", "PRIVACYREQUIRED")
     user, password = cmd.args
-    await _logged_in(s, cmd, user.decode("utf-8", "replace"), password.decode("utf-8", "replace"))
+    _logged_in(s, await s.runtime.auth.login(
+        user.decode("utf-8", "replace"), password.decode("utf-8", "replace"),
+        ip=s.conn.peer_ip, service="imap", session=s.conn.session_id))
 
 
 @command("AUTHENTICATE", states=NOT_AUTH)
 async def authenticate(s: Session, cmd: Command) -> None:
     name, initial = cmd.args
-    mech = sasl.mechanism(name)
-    if mech is None:
+    if name.upper() not in sasl.available(s.runtime.auth):
         raise No(f"Unsupported authentication mechanism {name}", "CANNOT")
     if not s.plaintext_ok:
         raise No("Authenticate after STARTTLS", "PRIVACYREQUIRED")
+
+    async def exchange(challenge: bytes) -> bytes:
+        s.send(b"+ " + sasl.b64encode(challenge) + b"\r\n")
+        await s.flush()
+        s.conn.quickack()
+        line = await s.read_line()
+        if line.strip() == b"*":
+            raise sasl.Cancelled
+        return sasl.b64decode(line.strip())
+
     try:
-        response = None if initial is None else sasl.b64decode(initial)
-        while True:
-            step = mech.step(response)
-            if isinstance(step, sasl.Credentials):
-                break
-            s.send(b"+ " + sasl.b64encode(step) + b"\r\n")
-            await s.flush()
-            s.conn.quickack()
-            line = await s.read_line()
-            if line.strip() == b"*":
-                raise Bad("Authentication cancelled")
-            response = sasl.b64decode(line.strip())
+        account = await sasl.authenticate(
+            sasl.mechanism(name), None if initial is None else sasl.b64decode(initial),
+            exchange, s.runtime.auth, ip=s.conn.peer_ip, service="imap",
+            session=s.conn.session_id)
+    except sasl.Cancelled:
+        raise Bad("Authentication cancelled") from None
     except sasl.SaslError as exc:
         raise Bad(f"Bad SASL response: {exc}") from None
-    await _logged_in(s, cmd, step.username, step.password)
+    _logged_in(s, account)
 
 
 @command("ID", states=ANY)

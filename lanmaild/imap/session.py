@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..auth import sasl
 from ..net import silence_timeout
 from ..sessions import ACCOUNT_DELETED, LiveSessions
 from ..store import QueryTimeout, StoreError
@@ -148,7 +149,7 @@ class Session:
             if self.runtime.tls_context is not None and not self.conn.is_tls:
                 caps.append("STARTTLS")
             if self.plaintext_ok:
-                caps.extend(("AUTH=PLAIN", "AUTH=LOGIN"))
+                caps.extend(f"AUTH={m}" for m in sasl.available(self.runtime.auth))
             else:
                 caps.append("LOGINDISABLED")
         return " ".join(caps)

@@ -21,7 +21,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..auth.sasl import Credentials, SaslError, b64decode, b64encode, mechanism
+from ..auth import sasl
 from ..net import silence_timeout
 from ..net.tls import handshake_failure
 from ..sessions import LiveSessions
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 SEND_BUFFER = 256 * 1024  # bytes of a multi-line reply gathered before a drain
 AUTHORIZATION, TRANSACTION, UPDATE = "AUTHORIZATION", "TRANSACTION", "UPDATE"
-SASL_MECHANISMS = ("PLAIN", "LOGIN")
 MAX_AUTH_FAILURES = 3  # per connection; runtime.auth limits per IP and account on top
 MAX_BAD_COMMANDS = 20  # before log-in
 LIST_BATCH = 2000  # lines per write of a long LIST/UIDL
@@ -194,7 +193,7 @@ class Session:
         if self.state == AUTHORIZATION:
             if self._plaintext_ok():
                 caps.append("USER")
-                caps.append("SASL " + " ".join(SASL_MECHANISMS))
+                caps.append("SASL " + " ".join(sasl.available(self.runtime.auth)))
             if self.runtime.tls_context is not None and not self.conn.is_tls:
                 caps.append("STLS")
         caps.append(f"IMPLEMENTATION LANMail-{__version__}")
@@ -275,51 +274,55 @@ class Session:
         if not self._plaintext_ok():
             await self._refuse_plaintext()
             return
-        await self._login(Credentials(user, cmd.rest), "USER/PASS")
+        await self._logged_in(await self.runtime.auth.login(
+            user, cmd.rest, ip=self.conn.peer_ip, service="pop3",
+            session=self.conn.session_id), "USER/PASS")
 
     @_states(AUTHORIZATION)
     async def cmd_auth(self, cmd: parser.Command) -> None:
         self.user = None
+        mechanisms = sasl.available(self.runtime.auth)
         if not cmd.args:
             # Pre-RFC 5034 clients ask "AUTH" for the mechanism list.
             await self.send(parser.multiline(ok("mechanisms follow"),
-                                             SASL_MECHANISMS if self._plaintext_ok() else ()))
+                                             mechanisms if self._plaintext_ok() else ()))
             return
         if len(cmd.args) > 2:
             raise CommandError("AUTH mechanism [initial-response]")
-        mech = mechanism(cmd.args[0])
-        if mech is None or mech.name not in SASL_MECHANISMS:
-            raise CommandError(f"unsupported mechanism; use one of {' '.join(SASL_MECHANISMS)}")
+        if cmd.args[0].upper() not in mechanisms:
+            raise CommandError(f"unsupported mechanism; use one of {' '.join(mechanisms)}")
         if not self._plaintext_ok():
             await self._refuse_plaintext()
             return
+
+        async def exchange(challenge: bytes) -> bytes:
+            await self.send(b"+ " + sasl.b64encode(challenge) + CRLF)
+            self.conn.quickack()
+            line = await self.read_line()
+            if line is None:
+                raise CloseSession
+            if line.strip() == b"*":
+                raise sasl.Cancelled
+            return sasl.b64decode(line.strip())
+
+        mech = sasl.mechanism(cmd.args[0])
         try:
             # RFC 5034: an initial response of "=" is an empty one.
-            response = None if len(cmd.args) == 1 else \
-                b"" if cmd.args[1] == "=" else b64decode(cmd.args[1])
-            while True:
-                step = mech.step(response)
-                if isinstance(step, Credentials):
-                    break
-                await self.send(b"+ " + b64encode(step) + CRLF)
-                self.conn.quickack()
-                line = await self.read_line()
-                if line is None:
-                    raise CloseSession
-                if line.strip() == b"*":
-                    await self.send(err("authentication cancelled"))
-                    return
-                response = b64decode(line.strip())
-        except SaslError as exc:
+            initial = None if len(cmd.args) == 1 else \
+                b"" if cmd.args[1] == "=" else sasl.b64decode(cmd.args[1])
+            account = await sasl.authenticate(
+                mech, initial, exchange, self.runtime.auth, ip=self.conn.peer_ip,
+                service="pop3", session=self.conn.session_id)
+        except sasl.Cancelled:
+            await self.send(err("authentication cancelled"))
+            return
+        except sasl.SaslError as exc:
             self.bad_commands += 1
             await self.send(err(f"malformed SASL response: {exc}"))
             return
-        await self._login(step, f"AUTH {mech.name}")
+        await self._logged_in(account, f"AUTH {mech.name}")
 
-    async def _login(self, creds: Credentials, how: str) -> None:
-        account = await self.runtime.auth.login(
-            creds.username, creds.password, ip=self.conn.peer_ip, service="pop3",
-            session=self.conn.session_id)
+    async def _logged_in(self, account, how: str) -> None:
         if account is None:
             self.auth_failures += 1
             await self.send(err("authentication failed", "AUTH"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from ..auth import sasl
 from ..errors import StartupError
 from ..net import bind_factory
 from .handler import PolicyHandler
@@ -37,6 +38,9 @@ def make_factory(runtime, service: str):
             timeout=cfg.limits.smtp_timeout,
             auth_required=service == "submission",
             auth_require_tls=True,
+            # the OAuth2 mechanisms only while an OAuth2 server can check tokens
+            auth_exclude_mechanism=[m for m in sasl.BEARER
+                                    if m not in sasl.available(runtime.auth)],
         )
 
     return factory

@@ -97,25 +97,31 @@ class PolicyHandler:
     async def auth_LOGIN(self, server, args):
         return await self._auth(server, "LOGIN", args)
 
+    async def auth_XOAUTH2(self, server, args):
+        return await self._auth(server, "XOAUTH2", args)
+
+    async def auth_OAUTHBEARER(self, server, args):
+        return await self._auth(server, "OAUTHBEARER", args)
+
     async def _auth(self, server, name: str, args: list[str]):
-        mech = sasl.mechanism(name)
+        async def exchange(challenge: bytes) -> bytes:
+            answer = await server.challenge_auth(challenge)
+            if not isinstance(answer, bytes):  # "*" or bad base64: aiosmtpd replied 501
+                raise sasl.Cancelled
+            return answer
+
         try:
-            response = None
+            initial = None
             if len(args) > 1:
-                response = b"" if args[1] == "=" else sasl.b64decode(args[1])
-            while True:
-                step = mech.step(response)
-                if isinstance(step, sasl.Credentials):
-                    break
-                answer = await server.challenge_auth(step)
-                if not isinstance(answer, bytes):  # client aborted; aiosmtpd replied 501
-                    return AuthResult(success=False, handled=True)
-                response = answer
+                initial = b"" if args[1] == "=" else sasl.b64decode(args[1])
+            account = await sasl.authenticate(sasl.mechanism(name), initial, exchange,
+                                              self.runtime.auth, ip=server.peer_ip,
+                                              service=self.service)
+        except sasl.Cancelled:
+            return AuthResult(success=False, handled=True)
         except sasl.SaslError as exc:
             await server.push(f"501 5.5.2 {exc}")
             return AuthResult(success=False, handled=True)
-        account = await self.runtime.auth.login(step.username, step.password,
-                                                ip=server.peer_ip, service=self.service)
         if account is None:
             return AuthResult(success=False, handled=False,
                               message="535 5.7.8 Authentication credentials invalid")

@@ -5,9 +5,9 @@ messages), ``store.queue`` (accepted mail waiting for the delivery pipeline),
 ``store.delivery`` (the pipeline's result, written in one transaction), ``store.outbound``
 (what the outgoing transports take and report back), ``store.autoreply`` (who got an
 automatic reply when; written inside the delivery transaction), ``store.fetch`` (what was
-taken from external mailboxes; written with the queue entry) and
-``store.archive``. Nothing outside this package sees a transaction. Engine notes are in
-``db``; table layout notes in each module.
+taken from external mailboxes; written with the queue entry), ``store.oauth`` (OAuth2 codes
+and tokens, by hash) and ``store.archive``. Nothing outside this package sees a
+transaction. Engine notes are in ``db``; table layout notes in each module.
 To move to PostgreSQL, this package is what gets rewritten.
 """
 
@@ -22,6 +22,7 @@ from .delivery import DeliveryStore
 from .fetchstate import FetchStore
 from .mailbox import FLAG_BITS, Delivery, FolderInfo, MailboxStore, bits_to_flags, flags_to_bits
 from .notify import ChangeHub
+from .oauth import OAuthStore
 from .outbound import OutboundMessage, OutboundRecipient, OutboundResult, OutboundStore
 from .queue import QueueStore
 from .schema import migrate
@@ -43,6 +44,7 @@ class Store:
         self.queue = QueueStore(self.db)
         self.outbound = OutboundStore(self.db)
         self.fetch = FetchStore(self.db)
+        self.oauth = OAuthStore(self.db)
         self.archive = ArchiveStore(self.db)
         self.delivery = DeliveryStore(self.db, self.notify)
 

@@ -35,6 +35,12 @@ def _v7() -> str:
     return fetchstate.SCHEMA
 
 
+def _v8() -> str:
+    from . import oauth
+
+    return oauth.SCHEMA
+
+
 MIGRATIONS: list[tuple[int, object]] = [
     (1, _v1),
     (2, _v2),  # folder_keyword: the keywords in use per folder (IMAP FLAGS at SELECT)
@@ -46,6 +52,7 @@ MIGRATIONS: list[tuple[int, object]] = [
         "ALTER TABLE queue_rcpt ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"),
     (6, _v6),  # autoreply_sent: one automatic reply per sender per period (RFC 3834)
     (7, _v7),  # fetch_seen, fetch_folder: what was fetched from external mailboxes
+    (8, _v8),  # oauth_code, oauth_token: OAuth2 grants (by hash)
 ]
 
 LATEST = MIGRATIONS[-1][0]

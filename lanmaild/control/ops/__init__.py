@@ -2,12 +2,14 @@
 
 from . import (  # noqa: F401
     accounts,
+    apitoken,
     archive,
     autoresponder,
     config,
     external,
     groups,
     mail,
+    oauth2,
     outgoing,
     queue,
     sms,

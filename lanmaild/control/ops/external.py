@@ -7,8 +7,7 @@ import dataclasses
 import tomlkit
 
 from ...config import ConfigError
-from ...config.apply import accounts_dir, apply_change
-from ...config.writer import Change, find_item_file
+from ...config.apply import account_array_edit, apply_change
 from ..registry import OpError, arg, op
 
 KEYS = {"protocol": str, "host": str, "port": int, "tls": str, "verify_tls": bool,
@@ -71,19 +70,7 @@ async def external_fetch(runtime, args: dict) -> list:
 
 
 def _edit(runtime, account, build_item):
-    def build(change: Change) -> None:
-        path = find_item_file(accounts_dir(runtime.config_dir), account.name)
-        doc = change.doc(path)
-        items = doc.get("external")
-        if items is None:
-            items = tomlkit.aot()
-            doc["external"] = items
-        build_item(items)
-        if len(items) == 0:
-            del doc["external"]
-        change.put(path, doc, 0o600)
-
-    return build
+    return account_array_edit(runtime, account.name, "external", build_item)
 
 
 async def _apply(runtime, build, what: str) -> None:

@@ -1527,6 +1527,10 @@ class Bench:
             self.rep.result(srv, f"imap.login_{how}", {"conc": conc}, r, m)
             print(f"   {srv.label:<32} imap login {how} x{conc}: {m['logins_per_s']} logins/s",
                   flush=True)
+        m = oauth.cold_login_rate(srv, PASSWORD, 40, conc)
+        self.rep.result(srv, "imap.login_password_cold", {"conc": conc}, r, m)
+        print(f"   {srv.label:<32} imap login password, first of each account x{conc}: "
+              f"{m['logins_per_s']} logins/s", flush=True)
         m = oauth.token_rate(srv, client, tokens, n // 5)
         self.rep.result(srv, "oauth.token_refresh", {"conc": conc}, r, m)
         print(f"   {srv.label:<32} token endpoint (refresh) x{conc}: {m['requests_per_s']} "

@@ -18,8 +18,27 @@ ACCOUNT = typer.Argument(..., metavar="ACCOUNT")
 MAILBOX = typer.Argument(..., metavar="NAME", help="the external mailbox's name")
 
 
+OAUTH_KEYS = ("provider", "client_id", "tenant", "auth_url", "token_url", "scope")
+
+
+def _oauth_values(oauth2: list[str] | None, secret_stdin: bool) -> dict:
+    """``--oauth2 KEY=VALUE`` -> {"oauth2_KEY": VALUE}, plus auth = xoauth2."""
+    values = {}
+    for item in oauth2 or ():
+        key, eq, value = item.partition("=")
+        if not eq or key not in OAUTH_KEYS:
+            fail(f"--oauth2 takes KEY=VALUE with KEY one of {', '.join(OAUTH_KEYS)}", 2)
+        values[f"oauth2_{key}"] = value
+    if secret_stdin:
+        values["oauth2_client_secret"] = read_password(True)
+    if values:
+        values["auth"] = "xoauth2"
+    return values
+
+
 def _opts(protocol, host, port, tls, verify_tls, user, folder, keep, delete_after_days,
-          multidrop, fallback, interval, idle, enabled, password_stdin) -> dict:
+          multidrop, fallback, interval, idle, enabled, password_stdin, oauth2=None,
+          oauth2_secret_stdin=False) -> dict:
     values = {"protocol": protocol, "host": host, "port": port, "tls": tls,
               "verify_tls": verify_tls, "user": user, "folders": folder or None,
               "keep": keep, "delete_after_days": delete_after_days, "multidrop": multidrop,
@@ -27,7 +46,7 @@ def _opts(protocol, host, port, tls, verify_tls, user, folder, keep, delete_afte
     values = {k: v for k, v in values.items() if v is not None}
     if password_stdin:
         values["password"] = read_password(True)
-    return values
+    return {**values, **_oauth_values(oauth2, oauth2_secret_stdin)}
 
 
 PROTOCOL = typer.Option(None, "--protocol", help="pop3 or imap")
@@ -50,6 +69,12 @@ IDLE = typer.Option(None, "--idle/--no-idle",
                     help="imap: fetch as soon as the server reports new mail (IMAP IDLE)")
 ENABLED = typer.Option(None, "--enabled/--disabled")
 PASSWORD = typer.Option(False, "--password-stdin", help="read the password from stdin")
+OAUTH2 = typer.Option(None, "--oauth2", metavar="KEY=VALUE",
+                      help="log in with XOAUTH2 (repeatable): provider=microsoft|google|"
+                           "generic, client_id=..., tenant=..., auth_url=..., token_url=..., "
+                           "scope=...; then run external oauth2-login")
+OAUTH2_SECRET = typer.Option(False, "--oauth2-secret-stdin",
+                             help="read the OAuth2 client secret from stdin")
 
 
 @external_app.command("add")
@@ -58,14 +83,15 @@ def add(name: str = ACCOUNT, mailbox: str = MAILBOX, protocol: str = PROTOCOL,
         user: str = USER, folder: list[str] = FOLDER, keep: bool = KEEP,
         delete_after_days: int = DAYS, multidrop: bool = MULTIDROP, fallback: str = FALLBACK,
         interval: str = INTERVAL, idle: bool = IDLE, enabled: bool = ENABLED,
-        password_stdin: bool = PASSWORD,
-        json_: bool = JSON_OPTION) -> None:
-    """Add an external mailbox (the password comes from stdin: --password-stdin)."""
-    if not password_stdin:
-        fail("give the mailbox's password on stdin with --password-stdin", 2)
+        password_stdin: bool = PASSWORD, oauth2: list[str] = OAUTH2,
+        oauth2_secret_stdin: bool = OAUTH2_SECRET, json_: bool = JSON_OPTION) -> None:
+    """Add an external mailbox (the password from stdin: --password-stdin; or --oauth2)."""
+    if not password_stdin and not oauth2:
+        fail("give the mailbox's password on stdin with --password-stdin (or --oauth2 ...)",
+             2)
     values = _opts(protocol, host, port, tls, verify_tls, user, folder, keep,
                    delete_after_days, multidrop, fallback, interval, idle, enabled,
-                   password_stdin)
+                   password_stdin, oauth2, oauth2_secret_stdin)
     emit(state.call("external.add", name=name, mailbox=mailbox, **values),
          lambda r: typer.echo(f"external mailbox {r['mailbox']} added to {r['account']}"),
          json_)
@@ -77,12 +103,13 @@ def modify(name: str = ACCOUNT, mailbox: str = MAILBOX, protocol: str = PROTOCOL
            user: str = USER, folder: list[str] = FOLDER, keep: bool = KEEP,
            delete_after_days: int = DAYS, multidrop: bool = MULTIDROP,
            fallback: str = FALLBACK, interval: str = INTERVAL, idle: bool = IDLE,
-           enabled: bool = ENABLED,
-           password_stdin: bool = PASSWORD, json_: bool = JSON_OPTION) -> None:
+           enabled: bool = ENABLED, password_stdin: bool = PASSWORD,
+           oauth2: list[str] = OAUTH2, oauth2_secret_stdin: bool = OAUTH2_SECRET,
+           json_: bool = JSON_OPTION) -> None:
     """Change settings of an external mailbox."""
     values = _opts(protocol, host, port, tls, verify_tls, user, folder, keep,
                    delete_after_days, multidrop, fallback, interval, idle, enabled,
-                   password_stdin)
+                   password_stdin, oauth2, oauth2_secret_stdin)
     if not values:
         fail("nothing to change: give an option (see --help)", 2)
     emit(state.call("external.modify", name=name, mailbox=mailbox, **values),
@@ -198,6 +225,22 @@ def _with_progress(name: str, mailbox: str | None) -> list:
     if "error" in done:
         raise done["error"]
     return done["result"]
+
+
+@external_app.command("oauth2-login")
+def oauth2_login(name: str = ACCOUNT, mailbox: str = MAILBOX,
+                 port: int = typer.Option(0, "--port", help="loopback port to wait on (for "
+                                                            "ssh -L; default: any free one)"),
+                 timeout: int = typer.Option(300, "--timeout", help="seconds to wait"),
+                 json_: bool = JSON_OPTION) -> None:
+    """Sign in at the provider once (OAuth2 authorization code with PKCE): open the printed
+    address in a browser; it comes back to lanmailctl on 127.0.0.1, and lanmaild keeps the
+    refresh token (never shown)."""
+    from .oauth_loopback import login
+
+    emit(login("external.oauth2_start", timeout, port, json_, name=name, mailbox=mailbox),
+         lambda r: typer.echo(f"signed in: {r['target']} logs in with XOAUTH2 (scope "
+                              f"{r['scope'] or 'as granted'})"), json_)
 
 
 def register(app: typer.Typer) -> None:

@@ -196,6 +196,24 @@ def upload_scripts(name: str = typer.Argument(None, metavar="ACCOUNT",
                                       f"{r['test']}"), json_)
 
 
+@outgoing_app.command("oauth2-login")
+def oauth2_login(account: str = typer.Option(None, "--account",
+                                             help="the account's own [outgoing.smtp] "
+                                                  "(default: the global smarthost)"),
+                 port: int = typer.Option(0, "--port", help="loopback port to wait on (for "
+                                                            "ssh -L; default: any free one)"),
+                 timeout: int = typer.Option(300, "--timeout", help="seconds to wait"),
+                 json_: bool = JSON_OPTION) -> None:
+    """Sign in at a smarthost that takes XOAUTH2 (Microsoft 365, Gmail), once: open the
+    printed address in a browser; lanmaild keeps the refresh token (never shown)."""
+    from .oauth_loopback import login
+
+    args = {"account": account} if account else {}
+    emit(login("outgoing.oauth2_start", timeout, port, json_, **args),
+         lambda r: typer.echo(f"signed in: {r['target']} logs in with XOAUTH2 (scope "
+                              f"{r['scope'] or 'as granted'})"), json_)
+
+
 def register(app: typer.Typer) -> None:
     from .account import account_app
 

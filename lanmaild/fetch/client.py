@@ -12,6 +12,7 @@ build a list of every line, join it, and the header would cost a third copy.
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import poplib
 import re
@@ -103,7 +104,28 @@ def _connect(open_, login, close):
         raise classify(exc) from None
 
 
-def pop3_connect(mb, timeout: float = 60) -> poplib.POP3:
+def _xoauth2_pop3(conn: poplib.POP3, mb, token: str) -> None:
+    from ..oauth.remote import xoauth2
+
+    resp = conn._shortcmd("AUTH XOAUTH2 " + base64.b64encode(xoauth2(mb.user, token)).decode())
+    if not resp.startswith(b"+OK"):  # the JSON error challenge: answer, get the -ERR
+        conn._shortcmd("")
+        raise poplib.error_proto(resp)
+
+
+def _xoauth2_imap(conn: imaplib.IMAP4, mb, token: str) -> None:
+    from ..oauth.remote import xoauth2
+
+    sent = []
+
+    def respond(_challenge: bytes) -> bytes:
+        sent.append(1)
+        return xoauth2(mb.user, token) if len(sent) == 1 else b""  # b"": after an error
+
+    conn.authenticate("XOAUTH2", respond)
+
+
+def pop3_connect(mb, timeout: float = 60, token: str | None = None) -> poplib.POP3:
     def open_() -> poplib.POP3:
         if mb.tls == "implicit":
             return poplib.POP3_SSL(mb.host, mb.port, timeout=timeout, context=tls_context(mb))
@@ -113,6 +135,9 @@ def pop3_connect(mb, timeout: float = 60) -> poplib.POP3:
         return conn
 
     def login(conn: poplib.POP3) -> None:
+        if token is not None:
+            _xoauth2_pop3(conn, mb, token)
+            return
         conn.user(mb.user)
         conn.pass_(mb.password)
 
@@ -198,7 +223,7 @@ class IMAPS(_SpoolLiterals, imaplib.IMAP4_SSL):
     pass
 
 
-def imap_connect(mb, timeout: float = 60) -> imaplib.IMAP4:
+def imap_connect(mb, timeout: float = 60, token: str | None = None) -> imaplib.IMAP4:
     def open_() -> imaplib.IMAP4:
         if mb.tls == "implicit":
             return IMAPS(mb.host, mb.port, ssl_context=tls_context(mb), timeout=timeout)
@@ -207,7 +232,13 @@ def imap_connect(mb, timeout: float = 60) -> imaplib.IMAP4:
             conn.starttls(ssl_context=tls_context(mb))
         return conn
 
-    return _connect(open_, lambda c: c.login(mb.user, mb.password), lambda c: c.shutdown())
+    def login(conn: imaplib.IMAP4) -> None:
+        if token is not None:
+            _xoauth2_imap(conn, mb, token)
+        else:
+            conn.login(mb.user, mb.password)
+
+    return _connect(open_, login, lambda c: c.shutdown())
 
 
 def _quote(name: str) -> str:

@@ -20,6 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from . import client
+from .tokens import access_token
 
 log = logging.getLogger("lanmaild.fetch")
 
@@ -62,7 +63,8 @@ class IdleWatcher:
                 return
 
     async def _session(self) -> None:
-        self._conn = conn = await self._call(client.imap_connect, self.mb)
+        token = await access_token(self.fetcher.runtime, self.account, self.mb)
+        self._conn = conn = await self._call(client.imap_connect, self.mb, 60, token)
         if "IDLE" not in conn.capabilities:
             log.info("external %s/%s: the server offers no IDLE: fetched on the interval",
                      self.account, self.mb.name)

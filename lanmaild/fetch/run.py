@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..delivery.address import resolve
 from ..mime import parse_message
 from . import client
+from .tokens import access_token, refused
 
 log = logging.getLogger("lanmaild.fetch")
 
@@ -168,7 +169,8 @@ def _gone(seen: dict, items: list) -> list[str]:
 
 async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
     where = (account, mb.name, "")
-    conn = await asyncio.to_thread(client.pop3_connect, mb)
+    token = await access_token(runtime, account, mb)
+    conn = await asyncio.to_thread(client.pop3_connect, mb, 60, token)
     try:
         listing, by_uidl = await asyncio.to_thread(client.pop3_listing, conn)
         seen = await runtime.store.fetch.seen(where)
@@ -193,7 +195,8 @@ async def fetch_pop3(runtime, account: str, mb, result: FetchResult) -> None:
 
 
 async def fetch_imap(runtime, account: str, mb, result: FetchResult) -> None:
-    conn = await asyncio.to_thread(client.imap_connect, mb)
+    token = await access_token(runtime, account, mb)
+    conn = await asyncio.to_thread(client.imap_connect, mb, 60, token)
     try:
         for folder in mb.folders:
             await _imap_folder(runtime, conn, account, mb, folder, result)
@@ -249,6 +252,8 @@ async def fetch_one(runtime, account: str, mb, result: FetchResult | None = None
             await fetch_imap(runtime, account, mb, result)
     except client.FetchError as exc:
         result.error, result.kind = str(exc), exc.kind
+        if exc.kind == "auth":
+            refused(account, mb)
     except Exception as exc:  # noqa: BLE001 - one provider's trouble stays its own
         err = client.classify(exc)
         result.error, result.kind = str(err), err.kind

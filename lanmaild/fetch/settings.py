@@ -17,6 +17,7 @@
     fallback = ""                # multidrop: for mail matching no account (default postmaster)
     interval = ""                # this mailbox's own check interval (default [fetch])
     idle = false                 # imap: push by IDLE where the provider offers it
+    auth = "password"            # or "xoauth2" with oauth2_* keys (lanmaild.oauth.remote)
     enabled = true
 
     [fetch]                      # lanmaild.toml
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config.loader import Table, register_account_section, register_main_section
+from ..oauth.remote import RemoteOAuth, parse_remote
 from ..syntax import DOMAIN_RE, NAME_RE
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -92,6 +94,7 @@ class ExternalMailbox:
     interval: int = 0  # 0 = the global one
     idle: bool = False  # imap: IDLE push (lanmaild.fetch.idle)
     enabled: bool = True
+    oauth: RemoteOAuth | None = None  # auth = "xoauth2": log in with a token
 
 
 def _one(path: Path, text: str, data) -> ExternalMailbox:
@@ -111,6 +114,7 @@ def _one(path: Path, text: str, data) -> ExternalMailbox:
     if not host or not (DOMAIN_RE.match(host) or re.match(r"^[0-9.:]+$", host)):
         raise t.err("host", f"'{host}' is not a host name")
     password = t.secret("password")
+    oauth = parse_remote(t)
     folders = tuple(t.str_list("folders")) or ("INBOX",)
     interval = t.duration("interval", 0)
     ca_file = t.get("ca_file", str, "")
@@ -123,12 +127,13 @@ def _one(path: Path, text: str, data) -> ExternalMailbox:
         keep=t.get("keep", bool, True), delete_after_days=t.non_negative("delete_after_days", 0),
         multidrop=t.get("multidrop", bool, False), fallback=t.get("fallback", str, ""),
         interval=interval, idle=t.get("idle", bool, False),
-        enabled=t.get("enabled", bool, True))
+        enabled=t.get("enabled", bool, True), oauth=oauth)
     if mailbox.idle and protocol != "imap":
         raise t.err("idle", "IDLE is an IMAP command: set idle only for protocol = \"imap\"")
-    if not mailbox.user or not mailbox.password:
+    if not mailbox.user or not (mailbox.password or oauth):
         raise t.err("user" if not mailbox.user else "password",
-                    "set user and password (lanmailctl external add ... --password-stdin)")
+                    "set user and password (lanmailctl external add ... --password-stdin), "
+                    "or auth = \"xoauth2\"")
     t.finish()
     return mailbox
 

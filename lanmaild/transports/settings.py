@@ -28,6 +28,7 @@ from ..config.loader import (
     resolve_path,
 )
 from ..config.units import parse_duration
+from ..oauth.remote import RemoteOAuth, parse_remote
 from ..syntax import ADDRESS_RE, DOMAIN_RE
 
 TRANSPORTS = ("smtp", "mx", "folder", "http-post", "webspace")
@@ -50,6 +51,8 @@ class SmtpSettings:
     user: str = ""
     password: str = field(default="", repr=False)
     timeout: int = 60
+    oauth: RemoteOAuth | None = None  # auth = "xoauth2" (lanmaild.oauth.remote)
+    source: str = ""  # the file it came from (a rotated refresh token is written there)
 
 
 @dataclass(frozen=True)
@@ -182,10 +185,12 @@ def _smtp(t: Table) -> SmtpSettings:
         host=s.get("host", str, ""), port=_port(s, "port", 465 if tls == "implicit" else 587),
         tls=tls, verify=s.get("verify_tls", bool, True), ca_file=_file(s, "ca_file"),
         user=s.get("user", str, ""), password=s.secret("password"),
-        timeout=s.duration("timeout", 60) or 60)
+        timeout=s.duration("timeout", 60) or 60, oauth=parse_remote(s), source=str(s.path))
     if cfg.host and not DOMAIN_RE.match(cfg.host) and not _is_ip(cfg.host):
         raise s.err("host", f"'{cfg.host}' is not a host name")
-    if bool(cfg.user) != bool(cfg.password):
+    if cfg.oauth is not None and not cfg.user:
+        raise s.err("user", "XOAUTH2 needs the user name the provider knows")
+    if cfg.oauth is None and bool(cfg.user) != bool(cfg.password):
         raise s.err("password" if cfg.user else "user", "set both user and password, or "
                     "neither")
     s.finish()

@@ -22,6 +22,7 @@ or the recipient domain's MX hosts, spoken to with aiosmtplib.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
@@ -64,8 +65,10 @@ def _stuff(data: bytes) -> bytes:
 
 class SmtpTransport:
     def __init__(self, settings, hostname: str, connections: int = 4,
-                 resolver: MxResolver | None = None, mx_port: int = 25) -> None:
+                 resolver: MxResolver | None = None, mx_port: int = 25,
+                 token=None) -> None:
         self.settings = settings
+        self.token = token  # async () -> access token, for auth = "xoauth2"
         self.hostname = hostname
         self.connections = connections
         self.resolver = resolver  # set: deliver to the recipient domain's MX hosts
@@ -108,9 +111,29 @@ class SmtpTransport:
         await client.connect()
         if client.is_ehlo_or_helo_needed:  # after STARTTLS (RFC 3207 4.2: EHLO again)
             await client.ehlo()
-        if not mx and s.user:
+        if not mx and s.oauth is not None:
+            await self._xoauth2(client)
+        elif not mx and s.user:
             await client.login(s.user, s.password)
         return client
+
+    async def _xoauth2(self, client: aiosmtplib.SMTP) -> None:
+        """AUTH XOAUTH2 with the initial response; a refusal comes as a JSON challenge,
+        answered with an empty line (RFC 7628 3.2.3), then 535."""
+        from ..oauth.remote import KEEPER, RemoteAuthError, xoauth2
+        from .xoauth2 import key
+
+        try:
+            token = await self.token()
+        except RemoteAuthError as exc:
+            raise aiosmtplib.SMTPAuthenticationError(535, f"OAuth2: {exc}") from None
+        ir = base64.b64encode(xoauth2(self.settings.user, token))
+        reply = await client.execute_command(b"AUTH", b"XOAUTH2", ir)
+        if reply.code == 334:
+            reply = await client.execute_command(b"")
+        if reply.code != 235:
+            KEEPER.forget(key(self.settings))
+            raise aiosmtplib.SMTPAuthenticationError(reply.code, reply.message)
 
     async def _acquire(self, key: tuple, host: str, port: int
                        ) -> tuple[aiosmtplib.SMTP, bool]:
@@ -162,7 +185,9 @@ class SmtpTransport:
                         client, reused = await self._acquire(key, host, port)
                     except aiosmtplib.SMTPAuthenticationError as exc:
                         raise TransportError(f"{name}: login refused: {_reply(exc)}; check "
-                                             "[outgoing.smtp] user and password") from None
+                                             "[outgoing.smtp] user and password (with "
+                                             "XOAUTH2: lanmailctl outgoing oauth2-login)"
+                                             ) from None
                     except (OSError, TimeoutError, aiosmtplib.SMTPException) as exc:
                         errors.append(f"{name}:{port}: {_describe(exc)}")
                         break

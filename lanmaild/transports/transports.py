@@ -31,7 +31,11 @@ class TransportCache:
 
     def _make(self, kind: str, settings, g, hostname: str):
         if kind == "smtp":
-            return SmtpTransport(settings.smtp, hostname, g.connections)
+            from .xoauth2 import access_token
+
+            smtp = settings.smtp
+            return SmtpTransport(smtp, hostname, g.connections,
+                                 token=lambda: access_token(self.runtime, smtp))
         if kind == "mx":
             return SmtpTransport(settings.smtp, hostname, g.connections,
                                  resolver=MxResolver(g.dns_servers), mx_port=g.mx_port)

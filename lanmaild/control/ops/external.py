@@ -13,7 +13,9 @@ from ..registry import OpError, arg, op
 KEYS = {"protocol": str, "host": str, "port": int, "tls": str, "verify_tls": bool,
         "ca_file": str, "user": str, "password": str, "folders": list, "keep": bool,
         "delete_after_days": int, "multidrop": bool, "fallback": str, "interval": str,
-        "idle": bool, "enabled": bool}
+        "idle": bool, "enabled": bool, "auth": str, "oauth2_provider": str,
+        "oauth2_client_id": str, "oauth2_client_secret": str, "oauth2_tenant": str,
+        "oauth2_auth_url": str, "oauth2_token_url": str, "oauth2_scope": str}
 
 
 def _account(runtime, name: str):
@@ -28,6 +30,13 @@ def mailbox_json(mb, state: dict | None) -> dict:
     data = dataclasses.asdict(mb)
     data["password"] = "***" if mb.password else ""
     data["folders"] = list(mb.folders)
+    data["auth"] = "xoauth2" if mb.oauth else "password"
+    if mb.oauth is not None:  # never the client secret or the refresh token
+        o = mb.oauth
+        data["oauth"] = {"provider": o.provider, "client_id": o.client_id,
+                         "client_secret": "***" if o.client_secret else "",
+                         "auth_url": o.auth_url, "token_url": o.token_url, "scope": o.scope,
+                         "signed_in": bool(o.refresh_token)}
     data["status"] = state or {"result": "never"}
     return data
 
@@ -146,3 +155,42 @@ async def external_delete(runtime, args: dict) -> dict:
     await _apply(runtime, _edit(runtime, account, delete),
                  f"account {account.name}: external mailbox {mailbox} deleted")
     return {"account": account.name, "mailbox": mailbox, "deleted": True}
+
+
+def _oauth_mailbox(runtime, name: str, mailbox: str):
+    account = _account(runtime, name)
+    for mb in account.extra.get("external", ()):
+        if mb.name.lower() == mailbox.lower():
+            if mb.oauth is None:
+                raise OpError("invalid", f"external mailbox {mb.name} does not use OAuth2: "
+                              "set auth = \"xoauth2\" and its oauth2_* keys first")
+            return account, mb
+    raise OpError("not_found", f"account {account.name} has no external mailbox '{mailbox}'")
+
+
+def loopback_redirect(args: dict) -> str:
+    """The ``redirect_uri`` of a provider sign-in: lanmailctl's loopback listener."""
+    from urllib.parse import urlsplit
+
+    redirect = arg(args, "redirect_uri")
+    u = urlsplit(redirect)
+    if u.scheme != "http" or u.hostname not in ("127.0.0.1", "::1", "localhost"):
+        raise OpError("invalid", "redirect_uri must be a loopback http URI "
+                                 "(http://127.0.0.1:PORT/...)")
+    return redirect
+
+
+@op("external.oauth2_start")
+async def external_oauth2_start(runtime, args: dict) -> dict:
+    """Begin the provider sign-in of an OAuth2 mailbox: the URL for the browser, which
+    comes back to ``redirect_uri`` (lanmailctl's loopback listener, RFC 8252); finished by
+    ``oauth2.login_finish``."""
+    from ...fetch.client import tls_context
+    from ...fetch.tokens import save_refresh_token
+    from ...oauth.remote import KEEPER
+
+    account, mb = _oauth_mailbox(runtime, arg(args, "name"), arg(args, "mailbox"))
+    url = KEEPER.start((account.key, mb.name), mb.oauth, loopback_redirect(args),
+                       tls_context(mb),
+                       lambda token: save_refresh_token(runtime, account.key, mb.name, token))
+    return {"account": account.name, "mailbox": mb.name, "url": url}

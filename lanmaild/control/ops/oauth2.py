@@ -134,3 +134,22 @@ async def oauth2_introspect(runtime, args: dict) -> dict:
     from ...oauth.web import introspect_token
 
     return await introspect_token(runtime, arg(args, "token"))
+
+
+@op("oauth2.login_finish")
+async def oauth2_login_finish(runtime, args: dict) -> dict:
+    """Finish a provider sign-in begun by ``external.oauth2_start`` or
+    ``outgoing.oauth2_start``: exchange the code the browser brought back; the refresh
+    token goes into the config file (0600), never into the answer."""
+    from ...oauth.remote import KEEPER, RemoteAuthError
+
+    try:
+        key, scope = await KEEPER.complete(arg(args, "state"), arg(args, "code"))
+    except KeyError:
+        raise OpError("not_found", "no sign-in under way with this state (it expires after "
+                                   "10 minutes): start again") from None
+    except RemoteAuthError as exc:
+        raise OpError("failed", f"the provider refused: {exc}") from None
+    except ConfigError as exc:
+        raise OpError("config", str(exc)) from None
+    return {"target": "/".join(k for k in key if k), "scope": scope}

@@ -25,7 +25,8 @@ from ...transports.prepare import dkim_keys
 from ...transports.settings import SECRET, account_settings, global_settings
 from ..registry import OpError, arg, op
 
-SECRET_FIELDS = {"password", "script_password", "smtp_password", "key_password"}
+SECRET_FIELDS = {"password", "script_password", "smtp_password", "key_password",
+                 "client_secret", "refresh_token"}  # the last two: smtp.oauth
 _KEY_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
 
 
@@ -229,3 +230,30 @@ async def webspace_upload(runtime, args: dict) -> dict:
         return await upload_scripts(s)
     except StepError as exc:
         raise OpError("failed", f"step {exc}") from None
+
+
+@op("outgoing.oauth2_start")
+async def outgoing_oauth2_start(runtime, args: dict) -> dict:
+    """Begin the sign-in for a smarthost that takes XOAUTH2 (global, or an account's
+    [outgoing.smtp] with ``account``): the URL for the browser; finished by
+    ``oauth2.login_finish``."""
+    from ...oauth.remote import KEEPER
+    from ...transports import xoauth2
+    from ...transports.settings import account_settings
+    from .external import loopback_redirect
+
+    name = arg(args, "account", required=False)
+    if name is None:
+        smtp = global_settings(runtime.config).smtp
+    else:
+        account = runtime.config.account(name)
+        if account is None:
+            raise OpError("not_found", f"no account '{name}'")
+        smtp = account_settings(runtime.config, account.key).smtp
+    if smtp.oauth is None:
+        raise OpError("invalid", "[outgoing.smtp] does not use OAuth2: set auth = "
+                                 "\"xoauth2\" and its oauth2_* keys first")
+    url = KEEPER.start(xoauth2.key(smtp), smtp.oauth, loopback_redirect(args),
+                       xoauth2.tls_context(smtp),
+                       lambda token: xoauth2.save_refresh_token(runtime, smtp.source, token))
+    return {"url": url}

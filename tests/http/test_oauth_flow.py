@@ -192,3 +192,45 @@ def test_plain_http_on_loopback(daemon_factory):
     client = add_client(d)
     _s, token = get_tokens(base, True, client)
     assert token["access_token"]
+
+
+def test_a_code_older_than_30_seconds_is_refused(oauth_daemon, ca):
+    import sqlite3
+
+    d = oauth_daemon
+    client = add_client(d)
+    s = session(client)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = s.create_authorization_url(f"{d.base}/oauth2/auth", code_verifier=verifier)
+    code = _query(Browser(d.base, ca).sign_in(url).headers["Location"])["code"]
+    db = sqlite3.connect(d.data / "lanmail.db")
+    (expires,) = db.execute("SELECT expires FROM oauth_code").fetchone()
+    db.execute("UPDATE oauth_code SET expires = expires - 31")  # 31 s later
+    db.commit()
+    db.close()
+    import time
+
+    assert 25 <= expires - time.time() <= 31
+    r = requests.post(f"{d.base}/oauth2/token", verify=ca,
+                      auth=(client["client_id"], client["client_secret"]),
+                      data={"grant_type": "authorization_code", "code": code,
+                            "redirect_uri": "http://127.0.0.1:8765/cb",
+                            "code_verifier": verifier})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_cli_clients(oauth_daemon):
+    d = oauth_daemon
+    client = add_client(d, "meier", "imap,smtp")
+    listed = json.loads(d.ctl("--json", "oauth2", "list", "meier").stdout)
+    assert [(c["client_id"], c["scopes"], c["public"]) for c in listed] == [
+        (client["client_id"], ["imap", "smtp"], False)]
+    shown = d.ctl("oauth2", "show", client["client_id"])
+    assert shown.returncode == 0 and "http://127.0.0.1/cb" in shown.stdout
+    text = (d.conf / "accounts" / "meier.toml").read_text()
+    assert client["client_secret"] not in text and "sha256:" in text
+    out = d.ctl("oauth2", "add", "meier", "--scope", "imap,mail", "--redirect-uri",
+                "http://127.0.0.1/cb")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--scope" in out.stderr
+    out = d.ctl("oauth2", "add", "meier", "--redirect-uri", "ftp://x/cb")
+    assert out.returncode != 0 and "redirect_uris" in out.stderr

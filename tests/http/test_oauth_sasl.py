@@ -112,26 +112,12 @@ def test_wrong_revoked_and_outdated_tokens(oauth_daemon, ca):
     assert out.returncode == 0, out.stderr
     assert imap_auth(d, "XOAUTH2", xoauth2("meier", t))[0] == "NO"
     # deleting the client ends its tokens
-    _s, token = get_tokens_with(d, ca, client, "new-Passw0rd!")
+    _s, token = get_tokens_as(d, ca, client, "meier", "new-Passw0rd!")
     t = token["access_token"]
     assert imap_auth(d, "XOAUTH2", xoauth2("meier", t))[0] == "OK"
     out = d.ctl("oauth2", "delete", client["client_id"])
     assert out.returncode == 0 and "token(s) removed" in out.stdout
     assert imap_auth(d, "XOAUTH2", xoauth2("meier", t))[0] == "NO"
-
-
-def get_tokens_with(d, ca, client, password):
-    import secrets
-
-    from oauth_testlib import Browser, session
-
-    s = session(client)
-    verifier = secrets.token_urlsafe(48)
-    url, _ = s.create_authorization_url(f"{d.base}/oauth2/auth", code_verifier=verifier)
-    r = Browser(d.base, ca).sign_in(url, password=password)
-    return s, s.fetch_token(f"{d.base}/oauth2/token", verify=ca,
-                            authorization_response=r.headers["Location"],
-                            code_verifier=verifier)
 
 
 def test_no_oauth_mechanisms_without_the_http_listener(daemon):
@@ -144,3 +130,38 @@ def test_no_oauth_mechanisms_without_the_http_listener(daemon):
     p = poplib.POP3("127.0.0.1", daemon.ports["pop3"])
     assert "XOAUTH2" not in " ".join(p.capa().get("SASL", []))
     p.close()
+
+
+def test_expired_tokens_and_deleted_accounts(oauth_daemon, ca):
+    """An access token after its 60 minutes (the clock moved by editing the row before the
+    token's first use, so no cache holds it) and every token of a deleted account."""
+    import sqlite3
+
+    d = oauth_daemon
+    _s, token = get_tokens(d.base, ca, add_client(d))
+    db = sqlite3.connect(d.data / "lanmail.db")
+    db.execute("UPDATE oauth_token SET expires = 1 WHERE kind = 'access'")
+    db.commit()
+    db.close()
+    result, challenges = imap_auth(d, "XOAUTH2", xoauth2("meier", token["access_token"]))
+    assert result == "NO" and json.loads(challenges[0])["status"] == "401"
+    # a fresh one works until the account goes
+    client = add_client(d, "schulze")
+    s, token = get_tokens_as(d, ca, client, "schulze")
+    assert imap_auth(d, "XOAUTH2", xoauth2("schulze", token["access_token"]))[0] == "OK"
+    assert d.ctl("account", "delete", "schulze", "--yes").returncode == 0
+    assert imap_auth(d, "XOAUTH2", xoauth2("schulze", token["access_token"]))[0] == "NO"
+
+
+def get_tokens_as(d, ca, client, user, password="secret"):
+    import secrets
+
+    from oauth_testlib import Browser, session
+
+    s = session(client)
+    verifier = secrets.token_urlsafe(48)
+    url, _ = s.create_authorization_url(f"{d.base}/oauth2/auth", code_verifier=verifier)
+    r = Browser(d.base, ca).sign_in(url, user=user, password=password)
+    return s, s.fetch_token(f"{d.base}/oauth2/token", verify=ca,
+                            authorization_response=r.headers["Location"],
+                            code_verifier=verifier)

@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     apitoken,
     archive,
     autoresponder,
+    backup,
     config,
     external,
     groups,

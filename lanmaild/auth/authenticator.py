@@ -32,6 +32,7 @@ import ipaddress
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -71,6 +72,7 @@ class Authenticator:
         self._verified: dict[tuple[str, bytes], str] = {}
         self._hashing = asyncio.Semaphore(HASH_SLOTS)
         self._rehashing: set[str] = set()
+        self.counts: Counter[tuple[str, str]] = Counter()  # (service, ok|failed): metrics
         # (token, service) -> (account | None, error status): set by lanmaild.oauth
         self.bearer: Callable[[str, str], Awaitable[tuple[Account | None, str]]] | None = None
 
@@ -127,6 +129,7 @@ class Authenticator:
                         "failures)", service, ip, _printable(user), session)
             failures = self._by_client.count(client, now, window)
         else:
+            self.counts[(service, "failed")] += 1
             failures = self._by_client.add(client, now, window)
             self._by_account_client.add((who, client), now, window)
             log.warning("auth failed: service=%s ip=%s user=%s session=%s", service, ip,
@@ -136,6 +139,7 @@ class Authenticator:
     def succeeded(self, ip: str, account: Account, *, service: str, session: str = "-",
                   how: str = "") -> None:
         self._by_account_client.forget((account.key, ConnectionLimiter.client_key(ip)))
+        self.counts[(service, "ok")] += 1
         log.info("auth ok: service=%s ip=%s user=%s session=%s%s", service, ip, account.name,
                  session, f" mech={how}" if how else "")
 

@@ -318,6 +318,9 @@ class QueueWorker:
             self._wake_outgoing()
         self.stats["messages"] += 1
         self.stats["copies"] += n
+        # from acceptance to the mailbox (the direct path, without a queue, counts ~0)
+        self.stats["queued_seconds"] += max(0, int(time.time()) - qm.created)
+        self.stats["queued_messages"] += 1
         return n
 
     async def _defer_or_bounce(self, ctx: Context, qm: QueuedMessage, error: str) -> bool:

@@ -3,6 +3,7 @@
     [http]
     public_url = "https://mail.firma.lan:6080"   # default: from hostname and the listener
     tls = true        # HTTPS when [tls] has a certificate (false: plain HTTP on a LAN)
+    metrics_from = ["10.0.0.5/32"]   # who may read /metrics besides loopback
 
 Plain HTTP: OAuth2 log-ins and tokens are then accepted only from loopback and the
 ``server.plaintext_auth`` networks, as passwords are for the mail protocols.
@@ -10,6 +11,7 @@ Plain HTTP: OAuth2 log-ins and tokens are then accepted only from loopback and t
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ from ..config.loader import Table, register_main_section
 class HttpSettings:
     public_url: str = ""
     tls: bool = True
+    metrics_from: tuple = ()  # networks besides loopback that may read /metrics
 
 
 def parse_http(path, text: str, data) -> HttpSettings:
@@ -32,7 +35,15 @@ def parse_http(path, text: str, data) -> HttpSettings:
         if u.scheme not in ("http", "https") or not u.netloc or u.query or u.fragment:
             raise t.err("public_url", f"'{url}' is not a base URL like "
                                       "https://mail.firma.lan:6080")
-    cfg = HttpSettings(public_url=url, tls=t.get("tls", bool, True))
+    nets = []
+    for text in t.str_list("metrics_from"):
+        try:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise t.err("metrics_from", f"'{text}' is not a network (e.g. 10.0.0.0/8)") \
+                from None
+    cfg = HttpSettings(public_url=url, tls=t.get("tls", bool, True),
+                       metrics_from=tuple(nets))
     t.finish()
     return cfg
 

@@ -60,8 +60,9 @@ class Client:
                                "not_running") from None
             except PermissionError:
                 s.close()
-                raise CtlError(f"permission denied on {self.path}: run as the lanmail admin "
-                               "user or root", "permission") from None
+                raise CtlError(f"permission denied on {self.path}: run as root or as a member "
+                               "of the admin group ([server] admin_group, e.g. "
+                               "lanmail-admin)", "permission") from None
             self._sock = s
         return self._sock
 

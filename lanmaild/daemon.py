@@ -18,6 +18,7 @@ import os
 import signal
 from pathlib import Path
 
+from . import sysd
 from .config import Config, ConfigError
 from .errors import FatalError, StartupError  # noqa: F401 - re-exported
 from .runtime import Runtime
@@ -118,8 +119,11 @@ async def run(config: Config) -> None:
     try:
         await runtime.sync_accounts()
         await _start_services(runtime, started)
+        sysd.drop_privileges(runtime.config)  # the listeners are bound: no root from here
         log.info("lanmaild ready (pid %d, data_dir %s)", os.getpid(), data_dir)
+        sysd.notify(f"READY=1\nMAINPID={os.getpid()}\nSTATUS=serving")
         await stop.wait()
+        sysd.notify("STOPPING=1")
         log.info("stopping")
     finally:
         await _close_all(started)
@@ -132,7 +136,12 @@ async def run(config: Config) -> None:
 
 
 async def _sighup(runtime: Runtime) -> None:
+    import time
+
+    sysd.notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
     try:
         await runtime.reload()
     except ConfigError as exc:
         log.error("reload refused, old config keeps serving: %s", exc)
+    finally:
+        sysd.notify("READY=1")

@@ -25,6 +25,10 @@ class ServerConfig:
     # Email commands ("LMS Forwarding on ...") from a trusted network without SMTP AUTH:
     # off by default, since any host there can forge any envelope sender.
     email_commands_trusted: bool = False
+    # Started as root: run as this user once the listeners are bound ("" = stay)
+    user: str = ""
+    # The control socket's group: its members may use lanmailctl ("" = root only)
+    admin_group: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import socket
 import stat
 from pathlib import Path
 
+from .. import sysd
 from ..config import ConfigError
 from ..errors import StartupError
 from ..net import new_session_id
@@ -123,6 +124,7 @@ async def start(runtime) -> list:
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o660)
+    sysd.admin_socket(path, runtime.config.server.admin_group)
     log.info("control socket %s", path)
     return [_UnlinkOnClose(server, path)]
 

@@ -41,7 +41,10 @@ One package per concern, as in mox:
                 the exactly-once fetch (``store.fetchstate``), IMAP IDLE push.
 - ``oauth``     OAuth2 clients per account, the authorization server (authlib) and the
                 bearer-token check behind XOAUTH2/OAUTHBEARER (``store.oauth``).
-- ``http``      the HTTP listener (aiohttp) that serves the packages' routes (OAuth2).
+- ``http``      the HTTP listener (aiohttp) that serves the packages' routes (OAuth2, the
+                JSON API, metrics, autoconfiguration).
+- ``transfer``  Maildir, mbox and .eml in and out (``lanmailctl mail import|export``).
+- ``sysd``      systemd readiness, the drop to ``[server] user``, the admin group.
 - ``imap``      IMAP4rev1 server: ``parser`` (syntax only), ``session`` (state machine),
                 commands grouped per family.
 - ``pop3``      POP3 server.

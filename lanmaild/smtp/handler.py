@@ -58,6 +58,23 @@ def count_hops(header: bytes) -> int:
 PARSE_INLINE = 1 << 20  # bytes: bigger messages are parsed in a worker thread
 
 
+def rcpt_refusal(address: str, target, may_relay: bool, sending_account) -> str | None:
+    """The RCPT TO policy (no open relay): the refusal for ``address`` (resolved to
+    ``target``), or None when it is accepted; ``may_relay``: logged in, or a trusted
+    network. Also what ``lanmailctl route test`` reports."""
+    if target.kind == "invalid":
+        return f"553 5.1.3 <{_printable(address)}>: {target.reason}"
+    if target.kind == "unknown":
+        return f"550 5.1.1 <{_printable(address)}>: Recipient address rejected: " \
+               f"{target.reason}"
+    if target.kind == "remote":
+        if not may_relay:
+            return f"554 5.7.1 <{_printable(address)}>: Relay access denied"
+        if sending_account is not None and sending_account.deny_internet:
+            return f"521 5.7.1 User <{address}> not local; no forwarding address"
+    return None
+
+
 class PolicyHandler:
     def __init__(self, runtime, service: str) -> None:
         self.runtime = runtime
@@ -156,22 +173,18 @@ class PolicyHandler:
         if not address.isascii() and not envelope.smtp_utf8:
             return "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter"
         target = resolve(cfg, address)
-        if target.kind == "invalid":
-            return f"553 5.1.3 <{_printable(address)}>: {target.reason}"
-        if target.kind == "unknown":
-            return f"550 5.1.1 <{_printable(address)}>: Recipient address rejected: " \
-                   f"{target.reason}"
+        may_relay = session.authenticated or self._trusted(server)
+        refusal = rcpt_refusal(address, target, may_relay,
+                               self._sending_account(server, session, envelope)
+                               if target.kind == "remote" and may_relay else None)
+        if refusal is not None:
+            if refusal.startswith("554"):
+                log.info("%s[%s] relay denied: %s -> %s", self.service, server.peer_ip,
+                         _printable(_sender(envelope)), _printable(address))
+            return refusal
         if target.kind == "account" and await self._over_quota(target.name):
             # RFC 3463 4.2.2: temporary, so the sender retries once mail was cleaned up.
             return f"452 4.2.2 <{_printable(address)}>: Mailbox full, try again later"
-        if target.kind == "remote":
-            if not (session.authenticated or self._trusted(server)):
-                log.info("%s[%s] relay denied: %s -> %s", self.service, server.peer_ip,
-                         _printable(_sender(envelope)), _printable(address))
-                return f"554 5.7.1 <{_printable(address)}>: Relay access denied"
-            account = self._sending_account(server, session, envelope)
-            if account is not None and account.deny_internet:
-                return f"521 5.7.1 User <{address}> not local; no forwarding address"
         if not duplicate:
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)

@@ -93,6 +93,41 @@ def _present(conn, account: str, folder: str) -> set[bytes]:
         " WHERE a.name = ? AND f.name = ?", (account, folder))}
 
 
+async def add_missing(store, account: str, folder: str, items: list[tuple]) -> int:
+    """Append ``items`` (raw, flags, keywords, internaldate) to a folder (made if needed)
+    in one transaction, leaving out those the folder already holds (same SHA-256);
+    returns how many were added. Restore and ``mail import`` both come through here, so
+    running either twice never doubles a message."""
+    import asyncio
+    import hashlib
+
+    present = await store.db.read(lambda c: _present(c, account, folder))
+    todo = []
+    for raw, flags, keywords, date in items:
+        digest = hashlib.sha256(raw).digest()
+        if digest in present:
+            continue
+        present.add(digest)
+        todo.append((raw, await asyncio.to_thread(parse_message, raw), flags, keywords, date))
+    if todo:
+        await store.mail.append_many(account, folder, todo, create_folder=True)
+    return len(todo)
+
+
+async def folder_messages(store, account: str, folder: str, after_uid: int,
+                          limit: int) -> list[tuple]:
+    """(uid, raw, flags, keywords, internaldate) of a live folder, by UID (export)."""
+    def job(conn) -> list[tuple]:
+        return conn.execute(
+            "SELECT m.uid, r.raw, m.flags, m.keywords, m.internaldate FROM message m"
+            " JOIN folder f ON f.id = m.folder_id JOIN account a ON a.id = f.account_id"
+            " JOIN blob_raw r ON r.blob_id = m.blob_id WHERE a.name = ? AND f.name = ?"
+            " AND m.uid > ? ORDER BY m.uid LIMIT ?", (account, folder, after_uid, limit)
+        ).fetchall()
+
+    return await store.db.read(job)
+
+
 async def restore_messages(store, backup: Path, account: str, folder: str | None = None,
                            since: int | None = None) -> dict:
     """Copy an account's mail (or one folder's) from ``backup`` into the live store;
@@ -113,16 +148,12 @@ async def restore_messages(store, backup: Path, account: str, folder: str | None
             if not batch:
                 return
             name = batch[0][0]
-            present = await store.db.read(lambda c: _present(c, account, name))
-            todo = [b for b in batch if b[5] not in present]
-            skipped += len(batch) - len(todo)
-            if todo:
-                items = []
-                for _f, raw, flags, keywords, date, _sha in todo:
-                    items.append((raw, await asyncio.to_thread(parse_message, raw), flags,
-                                  keywords, date))
-                await store.mail.append_many(account, name, items, create_folder=True)
-                restored += len(todo)
+            added = await add_missing(store, account, name,
+                                      [(raw, flags, kw, date)
+                                       for _f, raw, flags, kw, date, _sha in batch])
+            skipped += len(batch) - added
+            restored += added
+            if added:
                 folders.add(name)
             batch, size = [], 0
 

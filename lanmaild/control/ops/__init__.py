@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     oauth2,
     outgoing,
     queue,
+    route,
     sms,
     system,
     tls,

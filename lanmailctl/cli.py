@@ -22,7 +22,7 @@ from .client import Client, CtlError, socket_path_from_config
 
 AREAS = ("account", "group", "config", "system", "mail", "queue", "archive", "outgoing",
          "autoresponder", "sms", "einvoice", "external", "oauth2", "apitoken", "backup", "tls",
-         "route")
+         "route", "doctor")
 
 app = typer.Typer(
     name="lanmailctl", no_args_is_help=True, add_completion=False,

@@ -263,3 +263,19 @@ async def fetch_one(runtime, account: str, mb, result: FetchResult | None = None
                         "on the server")
         result.kind = "size"
     return result
+
+
+async def check_login(runtime, account: str, mb) -> str | None:
+    """Log in to an external mailbox and out again (``lanmailctl doctor``): None when that
+    works, else the error (kind: message)."""
+    try:
+        token = await access_token(runtime, account, mb)
+        if mb.protocol == "pop3":
+            conn = await asyncio.to_thread(client.pop3_connect, mb, 20, token)
+            await asyncio.to_thread(conn.quit)
+        else:
+            conn = await asyncio.to_thread(client.imap_connect, mb, 20, token)
+            await asyncio.to_thread(conn.logout)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return str(client.classify(exc))
+    return None

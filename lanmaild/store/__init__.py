@@ -48,6 +48,13 @@ class Store:
         self.archive = ArchiveStore(self.db)
         self.delivery = DeliveryStore(self.db, self.notify)
 
+    async def integrity_check(self) -> list[str]:
+        """``PRAGMA integrity_check``: ["ok"] or the problems SQLite found (a whole-file
+        read: a heavy reader, never the writer)."""
+        rows = await self.db.read(lambda conn: conn.execute(
+            "PRAGMA integrity_check(20)").fetchall(), heavy=True)
+        return [r[0] for r in rows]
+
     def set_query_timeout(self, seconds: float) -> None:
         """Bound every read query (``limits.query_timeout``; see ``db``)."""
         self.db.query_timeout = float(seconds) if seconds > 0 else float("inf")

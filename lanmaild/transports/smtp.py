@@ -149,6 +149,22 @@ class SmtpTransport:
         if client.is_connected:
             self._idle.setdefault(key, []).append((time.monotonic(), client))
 
+    async def check(self) -> str | None:
+        """Connect and log in to the smarthost once (``lanmailctl doctor``): None when
+        that works, else what went wrong."""
+        s = self.settings
+        try:
+            client = await self._connect(s.host, s.port)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return f"login refused: {_reply(exc)}"
+        except (OSError, TimeoutError, aiosmtplib.SMTPException) as exc:
+            return _describe(exc)
+        try:
+            await client.quit()
+        except (OSError, aiosmtplib.SMTPException):
+            pass
+        return None
+
     async def expire(self) -> None:
         """Close connections idle for longer than ``IDLE``."""
         limit = time.monotonic() - IDLE

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     autoresponder,
     backup,
     config,
+    doctor,
     external,
     groups,
     mail,

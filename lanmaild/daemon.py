@@ -37,6 +37,7 @@ SERVICES = (
     "lanmaild.smtp",
     "lanmaild.imap",
     "lanmaild.pop3",
+    "lanmaild.mdns",
     "lanmaild.indexer",
 )
 LOCK_FILE = "lanmaild.lock"

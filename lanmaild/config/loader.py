@@ -81,7 +81,8 @@ def _load_extensions() -> None:
 
 EXTENSIONS = ("lanmaild.transports.settings", "lanmaild.autoresponder.settings",
               "lanmaild.sms.settings", "lanmaild.einvoice.settings",
-              "lanmaild.fetch.settings", "lanmaild.oauth.clients", "lanmaild.http.settings")
+              "lanmaild.fetch.settings", "lanmaild.oauth.clients", "lanmaild.http.settings",
+              "lanmaild.mdns.settings")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -80,6 +80,9 @@ def test_one_folder_back_into_the_running_server(daemon_factory, tmp_path):
     m.expunge()
     m.logout()
     assert len(mail_list(d, "meier")) == 2
+    out = d.ctl("restore", str(tmp_path / "bk"), "--account", "meier", "--since",
+                "2099-01-01")  # only mail received since then: none
+    assert out.returncode == 0 and "0 message(s) restored" in out.stdout
     out = d.ctl("--json", "restore", str(tmp_path / "bk"), "--account", "meier",
                 "--folder", "INBOX")
     assert out.returncode == 0, out.stderr

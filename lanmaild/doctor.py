@@ -75,21 +75,11 @@ def _certificate(cfg) -> list[Check]:
 
 
 def _resolver(runtime):
-    import dns.asyncresolver
-
+    """The resolver the MX transport uses ([outgoing] dns_servers or the system's)."""
+    from .transports.mx import MxResolver
     from .transports.settings import global_settings
 
-    servers = global_settings(runtime.config).dns_servers
-    r = dns.asyncresolver.Resolver(configure=not servers)
-    if servers:
-        hosts, port = [], 53
-        for item in servers:
-            host, _, p = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
-            hosts.append(host or item)
-            port = int(p) if p else 53
-        r.nameservers, r.port = hosts, port
-    r.lifetime = DNS_TIMEOUT
-    return r
+    return MxResolver(global_settings(runtime.config).dns_servers, DNS_TIMEOUT).resolver
 
 
 async def _txt(resolver, name: str) -> list[str] | None:

@@ -20,6 +20,8 @@ import socket
 import ssl
 import tempfile
 
+from ..net.tls import client_context
+
 PIECE = 64 * 1024  # longest piece read at once; longer lines arrive in several pieces
 
 
@@ -32,11 +34,7 @@ class FetchError(Exception):
 
 
 def tls_context(mb) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=mb.ca_file or None)
-    if not mb.verify_tls:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(mb.ca_file, mb.verify_tls)
 
 
 def classify(exc: BaseException) -> FetchError:

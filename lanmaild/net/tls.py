@@ -52,6 +52,17 @@ def server_context(cfg: TLSConfig) -> ssl.SSLContext | None:
     return _new_context(cfg) if cfg.enabled else None
 
 
+def client_context(ca_file: str = "", verify: bool = True) -> ssl.SSLContext:
+    """For lanmaild as a client (a provider's IMAP/POP3, a token endpoint, a smarthost's
+    OAuth2): the system CAs or ``ca_file``; ``verify = False`` only where the admin said so
+    (a provider's self-signed certificate)."""
+    ctx = ssl.create_default_context(cafile=ca_file or None)
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def handshake_failure(exc: BaseException) -> str:
     """A failed STARTTLS/STLS handshake in a few words for one INFO line (the OpenSSL
     reason, e.g. WRONG_VERSION_NUMBER): a client mistake, never worth a traceback."""

@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 
 from ..config.apply import apply_change
+from ..net.tls import client_context
 from ..oauth.remote import KEEPER
 
 
@@ -17,11 +18,7 @@ def key(settings) -> tuple:
 
 
 def tls_context(settings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=settings.ca_file or None)
-    if not settings.verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_context(settings.ca_file, settings.verify)
 
 
 async def save_refresh_token(runtime, source: str, token: str) -> None:

@@ -63,13 +63,18 @@ def test_without_offline_access_no_refresh_token(oauth_daemon, ca):
     assert "refresh_token" not in token and token["scope"] == "IMAP.AccessAsUser.All"
 
 
-def test_code_works_once_and_only_with_the_right_verifier(oauth_daemon, ca):
-    d = oauth_daemon
-    client = add_client(d)
+def _code(d, ca, client) -> tuple[str, str]:
+    """Sign in like a browser: (the code, its PKCE verifier)."""
     s = session(client)
     verifier = secrets.token_urlsafe(48)
     url, _ = s.create_authorization_url(f"{d.base}/oauth2/auth", code_verifier=verifier)
-    code = _query(Browser(d.base, ca).sign_in(url).headers["Location"])["code"]
+    return _query(Browser(d.base, ca).sign_in(url).headers["Location"])["code"], verifier
+
+
+def test_code_works_once_and_only_with_the_right_verifier(oauth_daemon, ca):
+    d = oauth_daemon
+    client = add_client(d)
+    code, verifier = _code(d, ca, client)
     base = {"grant_type": "authorization_code", "code": code,
             "redirect_uri": "http://127.0.0.1:8765/cb"}
     auth = (client["client_id"], client["client_secret"])
@@ -199,10 +204,7 @@ def test_a_code_older_than_30_seconds_is_refused(oauth_daemon, ca):
 
     d = oauth_daemon
     client = add_client(d)
-    s = session(client)
-    verifier = secrets.token_urlsafe(48)
-    url, _ = s.create_authorization_url(f"{d.base}/oauth2/auth", code_verifier=verifier)
-    code = _query(Browser(d.base, ca).sign_in(url).headers["Location"])["code"]
+    code, verifier = _code(d, ca, client)
     db = sqlite3.connect(d.data / "lanmail.db")
     (expires,) = db.execute("SELECT expires FROM oauth_code").fetchone()
     db.execute("UPDATE oauth_code SET expires = expires - 31")  # 31 s later

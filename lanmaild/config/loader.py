@@ -277,38 +277,27 @@ def _server(path: Path, text: str, data: dict, base: Path) -> ServerConfig:
         trusted_networks=_networks(t, "trusted_networks"),
         plaintext_auth=_networks(t, "plaintext_auth"),
         email_commands_trusted=t.get("email_commands_trusted", bool, False),
-        user=_system_name(t, "user", _user_exists),
-        admin_group=_system_name(t, "admin_group", _group_exists),
+        user=_system_name(t, "user", "getpwnam"),
+        admin_group=_system_name(t, "admin_group", "getgrnam"),
     )
     t.finish()
     return cfg
 
 
-def _user_exists(name: str) -> bool:
+def _system_name(t: _Table, key: str, lookup: str) -> str:
+    """A user (``getpwnam``) or group (``getgrnam``) name that must exist on this machine
+    (the packaging's sysusers snippet makes ``lanmail`` and ``lanmail-admin``)."""
+    import grp
     import pwd
 
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _group_exists(name: str) -> bool:
-    import grp
-
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _system_name(t: _Table, key: str, exists) -> str:
-    """A user or group name that must exist on this machine (the packaging's sysusers
-    snippet makes ``lanmail`` and ``lanmail-admin``)."""
     name = t.get(key, str, "")
-    if name and not exists(name):
+    try:
+        if name:
+            getattr(pwd if lookup == "getpwnam" else grp, lookup)(name)
+        exists = True
+    except KeyError:
+        exists = False
+    if not exists:
         raise t.err(key, f"'{name}' does not exist on this machine (systemd-sysusers "
                          "lanmail.sysusers makes the lanmail user and lanmail-admin group)")
     return name

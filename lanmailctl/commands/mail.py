@@ -10,7 +10,8 @@ import typer
 
 from ..cli import JSON_OPTION, emit, fail, print_table, state
 
-mail_app = typer.Typer(no_args_is_help=True, help="Look at the mail stored in mailboxes.")
+mail_app = typer.Typer(no_args_is_help=True,
+                       help="Look at, import and export the mail stored in mailboxes.")
 
 
 def _date(ts: int | None) -> str:

@@ -39,6 +39,8 @@ def _human(r: dict) -> None:
         typer.echo(f"  SMS notification for {a}")
     if p["email_command"]:
         typer.echo("  an email command (carried out, not stored)")
+    if p.get("einvoice"):
+        typer.echo(f"  e-invoice scan: {p['einvoice']}")
     for out in [r.get("outgoing"), *r.get("outgoing_new_mail", [])]:
         if not out:
             continue

@@ -64,3 +64,29 @@ def test_each_case(daemon_factory):
     assert "stored: meier / INBOX" in out.stdout and "autoreply from lehmann" in out.stdout
     assert mail_list(d, "meier") == [] and mail_list(d, "lehmann") == []
     assert queue(d) == [] or queue(d).get("messages") == []
+
+
+def test_archive_sms_einvoice_and_email_commands(daemon_factory):
+    """The remaining cases: an archived account, an SMS notification, an e-invoice mailbox
+    routing what is not an invoice elsewhere, and an email command (reported, not run)."""
+    sms = ('[sms]\nurl = "http://127.0.0.1:9/send"\n'
+           'body = "to={number}&text={text}"\n')
+    d = daemon_factory(accounts={"meier": {"archive": True, "sms_number": "+491701234567"},
+                                 "rechnung": {"einvoice": True}, "buchhaltung": {}},
+                       start=False, extra_toml="")
+    main = d.conf / "lanmaild.toml"
+    main.write_text(main.read_text() + "\n" + sms)
+    acct = d.conf / "accounts" / "rechnung.toml"
+    acct.write_text(acct.read_text() + '[einvoice_routing]\nothers_to = "buchhaltung"\n'
+                    "keep_others = false\n")
+    d.start()
+    r = route(d, "--from", "a@remote.example", "--to", "meier@lan.test")
+    assert r["pipeline"]["archive"] == [{"account": "meier", "direction": "in"}]
+    assert r["pipeline"]["sms"] == ["meier"]
+    r = route(d, "--from", "a@remote.example", "--to", "rechnung@lan.test")
+    assert r["pipeline"]["einvoice"] == "none"  # scanned: the test mail is no invoice
+    assert [m["account"] for m in r["pipeline"]["mailboxes"]] == ["buchhaltung"]
+    r = route(d, "--from", "meier@lan.test", "--to", "meier@lan.test", "--auth", "meier",
+              "--subject", "LMS Forwarding on buchhaltung@lan.test")
+    assert r["pipeline"]["email_command"] is True and r["pipeline"]["mailboxes"] == []
+    assert d.ctl("--json", "account", "show", "meier").stdout.count("buchhaltung") == 0

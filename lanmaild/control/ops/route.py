@@ -103,9 +103,15 @@ async def route_test(runtime, args: dict) -> dict:
         return result
     raw = _test_message(sender, accepted, arg(args, "subject", required=False,
                                               default="route test"))
-    mail = Mail(queue_id=0, blob_id=None, raw=raw, parsed=parse_message(raw), sender=sender,
+    from ...einvoice.scan import prescan  # lxml, pypdf: only when needed
+
+    parsed, verdict = parse_message(raw), None
+    scanned = await prescan(cfg, raw, accepted)  # as delivery does, for e-invoice mailboxes
+    if scanned is not None:
+        raw, parsed, verdict = scanned
+    mail = Mail(queue_id=0, blob_id=None, raw=raw, parsed=parsed, sender=sender,
                 source=result["source"], auth_account=auth.key if auth else None,
-                trusted=trusted)
+                trusted=trusted, einvoice=verdict)
     mail.sender_account = auth.key if auth else (
         sender_account(cfg, sender) if trusted else None)
     for i, address in enumerate(accepted):
@@ -128,6 +134,7 @@ async def route_test(runtime, args: dict) -> dict:
         "archive": [{"account": a, "direction": d} for a, d in mail.archive],
         "sms": [a for a, _n in mail.notifications],
         "email_command": mail.is_command,
+        "einvoice": None if verdict is None else (getattr(verdict, "kind", None) or "none"),
     }
     if outbound:
         result["outgoing"] = _outgoing(runtime, mail.sender_account, sender, outbound)

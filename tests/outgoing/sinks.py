@@ -43,9 +43,11 @@ class SinkHandler:
         if self.data_reply:
             return self.data_reply
         with self.lock:
+            # session.ssl: after STARTTLS; the transport's ssl_object: implicit TLS too
+            tls = bool(session.ssl) or \
+                server.transport.get_extra_info("ssl_object") is not None
             self.transactions.append(Transaction(envelope.mail_from, list(envelope.rcpt_tos),
-                                                 envelope.original_content,
-                                                 bool(session.ssl)))
+                                                 envelope.original_content, tls))
         return "250 2.0.0 Ok: queued"
 
     def recipients(self) -> list[str]:
@@ -71,14 +73,21 @@ def _auth(server, session, envelope, mechanism, auth_data):
 
 
 class Smarthost:
-    """``mx=True``: an MX host as on the internet (STARTTLS offered, no AUTH)."""
+    """``mx=True``: an MX host as on the internet (STARTTLS offered, no AUTH);
+    ``implicit=True``: TLS from the first byte (port 465 style, RFC 8314) with AUTH."""
 
-    def __init__(self, port: int, tls_files: dict, mx: bool = False, **handler_args) -> None:
+    def __init__(self, port: int, tls_files: dict, mx: bool = False, implicit: bool = False,
+                 **handler_args) -> None:
         self.handler = SinkHandler(**handler_args)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(tls_files["cert"], tls_files["key"])
         self.port = port
-        if mx:
+        self.implicit = implicit
+        if implicit:
+            self.controller = Controller(self.handler, hostname="127.0.0.1", port=port,
+                                         ssl_context=ctx, authenticator=_auth,
+                                         auth_required=True, auth_require_tls=False)
+        elif mx:
             self.controller = Controller(self.handler, hostname="127.0.0.1", port=port,
                                          tls_context=ctx)
         else:
@@ -97,7 +106,8 @@ class Smarthost:
         """The [outgoing] section for this smarthost; ``extra``: more [outgoing] keys."""
         return (f'[outgoing]\ntransport = "smtp"\nretry = ["1s"]\n{extra}'
                 f'[outgoing.smtp]\nhost = "localhost"\nport = {self.port}\n'
-                f'tls = "starttls"\nca_file = "{ca_file}"\n'
+                f'tls = "{"implicit" if self.implicit else "starttls"}"\n'
+                f'ca_file = "{ca_file}"\n'
                 f'user = "{USER}"\npassword = "{PASSWORD}"\n')
 
 

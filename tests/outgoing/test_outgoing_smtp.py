@@ -166,3 +166,15 @@ def test_delay_warning_off(daemon_factory, tls_files, smarthost):
     wait_for(lambda: queue(d) == [], what="an empty queue")
     assert [dsn_parts(r)[0] for r in raw_messages(d, "meier")] == \
         ["Undelivered Mail Returned to Sender"]
+
+
+def test_smarthost_with_implicit_tls(daemon_factory, tls_files, smarthost):
+    """Port 465 style (RFC 8314): TLS from the first byte, the certificate checked against
+    ca_file, then AUTH and the mail."""
+    sh = smarthost(implicit=True)
+    d = make(daemon_factory, tls_files, sh)
+    send(d, addr("meier"), ["x@remote.example"], "over implicit TLS", service="submission",
+         login=LOGIN)
+    t = sh.handler.wait(1)
+    assert t[0].recipients == ["x@remote.example"] and t[0].tls
+    wait_for(lambda: queue(d) == [], what="an empty queue")

@@ -177,3 +177,30 @@ def test_ftps_upload_verifies_the_certificate(daemon_factory, peers, tmp_path, t
     out = d.ctl("transport", "webspace", "upload-scripts", "meier")
     assert out.returncode == 0, out.stderr
     assert (www / "lm" / "lanmail-send.php").is_file()
+
+
+def test_global_webspace_transport(daemon_factory, peers, tmp_path):
+    """The webspace transport set for everybody in lanmaild.toml (not per account):
+    upload-scripts --global, then any account's internet mail goes through it."""
+    www = tmp_path / "www"
+    www.mkdir()
+    sent = tmp_path / "sendmail.out"
+    fake = tmp_path / "sendmail"
+    fake.write_text(f"#!/bin/sh\necho \"ARGS: $*\" >> {sent}\ncat >> {sent}\n")
+    fake.chmod(0o755)
+    ftp = peers(FtpServer(www, free_port()))
+    php = peers(PhpServer(free_port(), www, ini={"sendmail_path": str(fake)}))
+    url = f"http://127.0.0.1:{php.port}/lm/lanmail-send.php"
+    section = webspace_toml("ftp", ftp.port, "lm", url,
+                            f'user = "{ftp.user}"\npassword = "{ftp.password}"\n')
+    d = daemon_factory(accounts={"meier": {}, "schulze": {}},
+                       extra_toml=section.replace("[outgoing]\n", '[outgoing]\nretry = ["1s"]\n',
+                                                  1))
+    out = d.ctl("transport", "webspace", "upload-scripts", "--global")
+    assert out.returncode == 0, out.stderr
+    for who in ("meier", "schulze"):
+        send(d, addr(who), ["x@remote.example"], f"global from {who}", service="submission",
+             login=(who, "secret"))
+    wait_for(lambda: queue(d) == [], what="an empty queue")
+    text = sent.read_text()
+    assert "Subject: global from meier" in text and "Subject: global from schulze" in text

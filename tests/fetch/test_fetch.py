@@ -376,3 +376,28 @@ def test_idle_is_for_imap_only(daemon_factory, dovecot):
     path.write_text(path.read_text() + dovecot.external_toml("p", "pop3", idle=True))
     out = d.ctl("config", "check")
     assert out.returncode != 0 and "meier.toml" in out.stderr and "idle" in out.stderr
+
+
+def test_pop3_server_without_uidl_falls_back_to_message_id_and_size(daemon_factory):
+    from lmtest import free_port
+    from pop3_no_uidl import POP3NoUidl
+
+    server = POP3NoUidl(free_port())
+    try:
+        server.messages = [msg(1), msg(2)]
+        d = with_external(daemon_factory,
+                          "[[external]]\nname = \"old\"\nprotocol = \"pop3\"\n"
+                          f"host = \"127.0.0.1\"\nport = {server.port}\ntls = \"none\"\n"
+                          "user = \"u\"\npassword = \"p\"\n")
+        assert fetch(d)[0]["fetched"] == 2
+        assert fetch(d)[0]["fetched"] == 0  # kept on the server, nothing twice
+        server.messages.append(msg(3, extra="X-Size: differs\r\n"))
+        assert fetch(d)[0]["fetched"] == 1
+        server.messages.pop(0)  # the user deleted one elsewhere: the numbers shift
+        assert fetch(d)[0]["fetched"] == 0  # still known by Message-ID + size
+        wait_delivered(d)
+        assert sorted(m["subject"] for m in mail_list(d, "meier")) == [
+            "extern 1", "extern 2", "extern 3"]
+        assert "no UIDL" in d.log()
+    finally:
+        server.stop()

@@ -18,6 +18,8 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .scopes import scope_for
+
 
 class SaslError(Exception):
     """Malformed client response: the protocol answers with its syntax error reply."""
@@ -175,8 +177,6 @@ async def authenticate(mech: Mechanism, initial: bytes | None,
     ``Authenticator``); returns the account or None. ``exchange(challenge)`` sends a
     challenge in the protocol's framing and returns the decoded answer (it raises
     ``SaslError`` or ``Cancelled``)."""
-    from .scopes import scope_for  # the scope a service needs (error challenge)
-
     response = initial
     while True:
         step = mech.step(response)

@@ -12,7 +12,6 @@ OpenAPI 3.1 document, generated from the op table. Over plain HTTP only loopback
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 
@@ -21,7 +20,7 @@ from aiohttp import web
 from ..control.ops.apitoken import api_token_key
 from ..control.registry import OPS
 from ..control.server import run_op
-from .settings import base_url
+from .settings import base_url, credentials_allowed
 
 log = logging.getLogger("lanmaild.http")
 
@@ -53,14 +52,7 @@ class Api:
         self.runtime = runtime
 
     def _transport_ok(self, request: web.Request) -> bool:
-        if request.secure:
-            return True
-        try:
-            if ipaddress.ip_address(request.remote or "").is_loopback:
-                return True
-        except ValueError:
-            return False
-        return self.runtime.auth.plaintext_allowed(request.remote or "", False)
+        return credentials_allowed(self.runtime, request.secure, request.remote or "")
 
     async def _admin(self, request: web.Request) -> str | None:
         """The token's name, or None (after the failure delay)."""

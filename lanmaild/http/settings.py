@@ -56,6 +56,19 @@ def uses_tls(runtime) -> bool:
     return http_settings(runtime.config).tls and runtime.tls_context is not None
 
 
+def credentials_allowed(runtime, secure: bool, ip: str) -> bool:
+    """May a request carrying a password or token be served? HTTPS always; plain HTTP from
+    loopback and the ``server.plaintext_auth`` networks (the mail ports' rule)."""
+    if secure:
+        return True
+    try:
+        if ipaddress.ip_address(ip).is_loopback:
+            return True
+    except ValueError:
+        return False
+    return runtime.auth.plaintext_allowed(ip, False)
+
+
 def base_url(runtime) -> str:
     """The URL clients use: ``public_url``, else hostname and the first listener."""
     cfg = runtime.config

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import ipaddress
 import json
 import logging
 
@@ -26,7 +25,7 @@ from authlib.oauth2 import OAuth2Error
 from multidict import CIMultiDict
 
 from ..auth.scopes import IMAP, OFFLINE, POP3, SMTP
-from ..http.settings import base_url
+from ..http.settings import base_url, credentials_allowed
 from .server import Incoming, introspect, token_key
 
 log = logging.getLogger("lanmaild.oauth")
@@ -75,16 +74,7 @@ class Handlers:
     # ------------------------------------------------------------------ helpers
 
     def _transport_ok(self, request: web.Request) -> bool:
-        """HTTPS, or plain HTTP from loopback or a ``server.plaintext_auth`` network."""
-        if request.secure:
-            return True
-        ip = request.remote or ""
-        try:
-            if ipaddress.ip_address(ip).is_loopback:
-                return True
-        except ValueError:
-            return False
-        return self.runtime.auth.plaintext_allowed(ip, False)
+        return credentials_allowed(self.runtime, request.secure, request.remote or "")
 
     async def _incoming(self, request: web.Request, query_from_form: bool = False) -> Incoming:
         form: dict[str, list[str]] = {}

@@ -6,6 +6,7 @@ import calendar
 import mailbox
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,21 +55,28 @@ def _mbox_files(path: Path, target: str) -> list[tuple[str, Path]]:
     return out
 
 
-_TOC: dict[tuple, list] = {}  # mbox tables of contents: one scan per file and change
+_OPEN: dict[tuple, mailbox.mbox] = {}  # an mbox is scanned once per file and change
+_LOCK = threading.Lock()  # the open boxes are shared by the import threads
+
+
+def _mbox(f: Path) -> mailbox.mbox:
+    """The open mbox (its table of contents made once: opening it anew for every message
+    would scan the whole file each time)."""
+    st = f.stat()
+    key = (str(f), st.st_mtime_ns, st.st_size)
+    box = _OPEN.get(key)
+    if box is None:
+        if len(_OPEN) >= 8:
+            for old in _OPEN.values():
+                old.close()
+            _OPEN.clear()
+        box = _OPEN[key] = mailbox.mbox(f, create=False)
+    return box
 
 
 def _mbox_keys(f: Path) -> list:
-    st = f.stat()
-    key = (str(f), st.st_mtime_ns, st.st_size)
-    if key not in _TOC:
-        if len(_TOC) > 8:
-            _TOC.clear()
-        box = mailbox.mbox(f, create=False)
-        try:
-            _TOC[key] = list(box.keys())
-        finally:
-            box.close()
-    return _TOC[key]
+    with _LOCK:
+        return list(_mbox(f).keys())
 
 
 def listing(kind: str, path: Path, target: str) -> list[tuple]:
@@ -104,12 +112,10 @@ _QUOTED_FROM = re.compile(rb"^>(>*From )", re.M)
 
 
 def _mbox_item(folder: str, f: Path, key) -> Item:
-    box = mailbox.mbox(f, create=False)
-    try:
+    with _LOCK:
+        box = _mbox(f)
         msg = box.get_message(key)
         raw = box.get_bytes(key)
-    finally:
-        box.close()
     head, sep, body = raw.partition(b"\n\n")
     status = (msg.get("Status", "") or "") + (msg.get("X-Status", "") or "")
     flags = ((SEEN if "R" in status else 0) | (ANSWERED if "A" in status else 0) |

@@ -9,7 +9,6 @@ import datetime as dt
 import tomlkit
 
 from ...autoresponder.settings import AutoresponderSettings, of
-from ...config import ConfigError
 from ...config.apply import accounts_dir, apply_change
 from ...config.writer import Change, find_item_file
 from ..registry import OpError, arg, op
@@ -72,9 +71,6 @@ async def autoresponder_set(runtime, args: dict) -> dict:
         change.put(path, doc, 0o600)
 
     what = ", ".join(sorted(values) + (["permanent"] if permanent else []))
-    try:
-        await apply_change(runtime, build,
-                           what=f"account {account.name}: autoresponder changed: {what}")
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
+    await apply_change(runtime, build,
+                       what=f"account {account.name}: autoresponder changed: {what}")
     return {"account": account.name, **settings_json(of(runtime.config, account.key))}

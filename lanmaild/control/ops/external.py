@@ -6,7 +6,6 @@ import dataclasses
 
 import tomlkit
 
-from ...config import ConfigError
 from ...config.apply import account_array_edit, apply_change
 from ..registry import OpError, arg, op
 
@@ -82,13 +81,6 @@ def _edit(runtime, account, build_item):
     return account_array_edit(runtime, account.name, "external", build_item)
 
 
-async def _apply(runtime, build, what: str) -> None:
-    try:
-        await apply_change(runtime, build, what=what)
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
-
-
 def _values(args: dict) -> dict:
     return {k: v for k, kind in KEYS.items()
             if (v := arg(args, k, kind, required=False)) is not None}
@@ -111,8 +103,8 @@ async def external_add(runtime, args: dict) -> dict:
             table[k] = v
         items.append(table)
 
-    await _apply(runtime, _edit(runtime, account, add),
-                 f"account {account.name}: external mailbox {mailbox} added")
+    await apply_change(runtime, _edit(runtime, account, add),
+                       what=f"account {account.name}: external mailbox {mailbox} added")
     return {"account": account.name, "mailbox": mailbox}
 
 
@@ -132,9 +124,9 @@ async def external_modify(runtime, args: dict) -> dict:
         raise OpError("not_found", f"account {account.name} has no external mailbox "
                       f"'{mailbox}'")
 
-    await _apply(runtime, _edit(runtime, account, modify),
-                 f"account {account.name}: external mailbox {mailbox} changed: "
-                 + ", ".join(sorted(values)))
+    await apply_change(runtime, _edit(runtime, account, modify),
+                       what=f"account {account.name}: external mailbox {mailbox} changed: "
+                       + ", ".join(sorted(values)))
     return {"account": account.name, "mailbox": mailbox}
 
 
@@ -152,8 +144,8 @@ async def external_delete(runtime, args: dict) -> dict:
         raise OpError("not_found", f"account {account.name} has no external mailbox "
                       f"'{mailbox}'")
 
-    await _apply(runtime, _edit(runtime, account, delete),
-                 f"account {account.name}: external mailbox {mailbox} deleted")
+    await apply_change(runtime, _edit(runtime, account, delete),
+                       what=f"account {account.name}: external mailbox {mailbox} deleted")
     return {"account": account.name, "mailbox": mailbox, "deleted": True}
 
 

@@ -9,7 +9,6 @@ import uuid
 
 import tomlkit
 
-from ...config import ConfigError
 from ...config.apply import account_array_edit, apply_change
 from ...oauth import clients as clientcfg
 from ..registry import OpError, arg, op
@@ -58,12 +57,9 @@ async def oauth2_add(runtime, args: dict) -> dict:
         table["created"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         items.append(table)
 
-    try:
-        await apply_change(runtime, account_array_edit(runtime, account.name,
-                                                       "oauth2_client", add),
-                           what=f"account {account.name}: OAuth2 client {client_id} added")
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
+    await apply_change(runtime, account_array_edit(runtime, account.name, "oauth2_client",
+                                                   add),
+                       what=f"account {account.name}: OAuth2 client {client_id} added")
     return {"account": account.name, "client_id": client_id, "client_secret": secret,
             "public": public, "scopes": scopes, "redirect_uris": uris}
 
@@ -105,12 +101,9 @@ async def oauth2_delete(runtime, args: dict) -> dict:
                 del items[i]
                 return
 
-    try:
-        await apply_change(runtime, account_array_edit(runtime, account.name,
-                                                       "oauth2_client", delete),
-                           what=f"account {account.name}: OAuth2 client {client_id} deleted")
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
+    await apply_change(runtime, account_array_edit(runtime, account.name, "oauth2_client",
+                                                   delete),
+                       what=f"account {account.name}: OAuth2 client {client_id} deleted")
     removed = await runtime.store.oauth.revoke_client(client_id)
     return {"account": account.name, "client_id": client_id, "deleted": True,
             "tokens_removed": removed}
@@ -150,6 +143,4 @@ async def oauth2_login_finish(runtime, args: dict) -> dict:
                                    "10 minutes): start again") from None
     except RemoteAuthError as exc:
         raise OpError("failed", f"the provider refused: {exc}") from None
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
     return {"target": "/".join(k for k in key if k), "scope": scope}

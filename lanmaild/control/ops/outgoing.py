@@ -17,7 +17,6 @@ from pathlib import Path
 
 import tomlkit
 
-from ...config import ConfigError
 from ...config.apply import accounts_dir, apply_change
 from ...config.loader import MAIN_FILE
 from ...config.writer import Change, find_item_file
@@ -89,10 +88,7 @@ async def _set(runtime, path_of, values: dict, unset: list[str], what: str) -> N
         _apply_values(doc, values, unset)
         change.put(path, doc, 0o600)
 
-    try:
-        await apply_change(runtime, build, what=what)
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
+    await apply_change(runtime, build, what=what)
 
 
 @op("outgoing.show")

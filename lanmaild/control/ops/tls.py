@@ -15,7 +15,6 @@ import asyncio
 import datetime as dt
 import ipaddress
 
-from ...config import ConfigError
 from ...config.apply import apply_change
 from ...config.writer import atomic_write
 from ..registry import OpError, arg, op
@@ -87,11 +86,8 @@ async def tls_selfsigned(runtime, args: dict) -> dict:
     # only two unused files behind)
     await asyncio.to_thread(atomic_write, key_path, key.decode(), 0o600)
     await asyncio.to_thread(atomic_write, cert_path, cert.decode(), 0o644)
-    try:
-        await apply_change(runtime, build,
-                           what=f"[tls]: self-signed certificate for {hostname} ({days} days)")
-    except ConfigError as exc:
-        raise OpError("config", str(exc)) from None
+    await apply_change(runtime, build,
+                       what=f"[tls]: self-signed certificate for {hostname} ({days} days)")
     return {"cert": str(cert_path), "key": str(key_path), "hostname": hostname,
             "days": days, "names": sorted({hostname, *cfg.server.domains, "localhost",
                                            *map(str, names)}),
